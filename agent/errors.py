@@ -11,6 +11,7 @@ class ConfigError(AgentError):
     """A configuration file or option is wrong. ``key`` names the offending setting."""
 
     def __init__(self, message: str, *, key: str | None = None, file: str | None = None) -> None:
+        self.message = message
         self.key = key
         self.file = file
         where = ": ".join(part for part in (file, key) if part)

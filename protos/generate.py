@@ -15,15 +15,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def generate(out_dir: Path) -> None:
-    """Write exwatch_pb2.py, exwatch_pb2.pyi and exwatch_pb2_grpc.py under out_dir/protos."""
+    """Write exwatch_pb2.py(i) and exwatch_pb2_grpc.py(i) under out_dir/protos.
+
+    Type stubs come from mypy-protobuf, whose plugins live beside this interpreter.
+    """
     (out_dir / "protos").mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(sys.executable).parent
     code = protoc.main(
         [
             "grpc_tools.protoc",
             f"-I{REPO}",
+            f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
+            f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
             f"--python_out={out_dir}",
-            f"--pyi_out={out_dir}",
+            f"--mypy_out={out_dir}",
             f"--grpc_python_out={out_dir}",
+            f"--mypy_grpc_out={out_dir}",
             str(REPO / "protos" / "exwatch.proto"),
         ]
     )

@@ -13,6 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+# Process-wide threads that libraries start once and keep: grpc.aio's poller.
+_LIBRARY_THREADS = ("_poll_wrapper",)
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_threads() -> Iterator[None]:
     before = set(threading.enumerate())
@@ -20,8 +24,9 @@ def no_leaked_threads() -> Iterator[None]:
     deadline = time.monotonic() + 5.0
     while True:
         leaked = [
-            t for t in threading.enumerate()
-            if t not in before and t.is_alive() and not t.name.startswith(("asyncio_", "ThreadPoolExecutor"))
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and not any(n in t.name for n in _LIBRARY_THREADS)
         ]
         if not leaked or time.monotonic() > deadline:
             break

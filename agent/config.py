@@ -1,0 +1,181 @@
+"""Agent configuration: a TOML file checked key by key, so an error names the key.
+
+Relative paths in the file are taken relative to the file's own folder.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tomllib
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSection:
+    address: str = "127.0.0.1:50051"
+    # Plain gRPC, allowed only to a loopback address (the demo). TLS arrives with enrollment.
+    insecure: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class HostSection:
+    # The host's system drive; every default path is derived from it. On a test machine a
+    # folder stands in for C:\ (``exwatch-agent run --root DIR``).
+    system_root: Path = Path("C:/") if sys.platform == "win32" else Path("/")
+    # Default: <system_root>/Program Files/Microsoft/Exchange Server/V15
+    exchange_root: Path | None = None
+    # Default: <system_root>/inetpub
+    inetpub: Path | None = None
+    hostname: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebRootsSection:
+    # Watch the web roots derived from the Exchange install root and inetpub.
+    defaults: bool = True
+    paths: tuple[Path, ...] = ()
+    # Files with these extensions are not reported (case-insensitive, with the dot).
+    ignore_extensions: tuple[str, ...] = ()
+    # A write is settled when size and mtime stay unchanged this long.
+    settle_seconds: float = 0.25
+    # Full snapshot diff of every root, for what the OS did not report.
+    rescan_seconds: float = 300.0
+    # Larger files are reported with size and mtime but not hashed.
+    max_hash_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolSection:
+    max_bytes: int = 256 * 1024 * 1024
+    batch_max_events: int = 500
+    batch_max_bytes: int = 512 * 1024
+    # Batches sent but not yet acknowledged.
+    max_in_flight: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    collector: CollectorSection = field(default_factory=CollectorSection)
+    host: HostSection = field(default_factory=HostSection)
+    webroots: WebRootsSection = field(default_factory=WebRootsSection)
+    spool: SpoolSection = field(default_factory=SpoolSection)
+    data_dir: Path = Path("var/agent")
+    heartbeat_seconds: float = 30.0
+
+    @property
+    def exchange_root(self) -> Path:
+        return self.host.exchange_root or (
+            self.host.system_root / "Program Files" / "Microsoft" / "Exchange Server" / "V15"
+        )
+
+    @property
+    def inetpub(self) -> Path:
+        return self.host.inetpub or self.host.system_root / "inetpub"
+
+    @property
+    def hostname(self) -> str:
+        return self.host.hostname or socket.gethostname()
+
+    def with_root(self, root: Path) -> AgentConfig:
+        """The same config with ``root`` as the system drive (``run --root``)."""
+        return replace(self, host=replace(self.host, system_root=root))
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str, base: Path) -> Any:
+    """Check ``value`` against annotation ``tp`` and convert paths; raise naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(value, options[0], key, base)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"expected a list, got {type(value).__name__}", key=key)
+        item = typing.get_args(tp)[0]
+        return tuple(_convert(v, item, f"{key}[{i}]", base) for i, v in enumerate(value))
+    if tp is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError("expected a path (a non-empty string)", key=key)
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", key=key)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"expected a positive whole number, got {value!r}", key=key)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"expected a positive number, got {value!r}", key=key)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"expected a string, got {value!r}", key=key)
+        return value
+    raise ConfigError(f"unsupported type {_type_name(tp)}", key=key)  # a bug in this module
+
+
+def _build(cls: type[Any], raw: dict[str, Any], prefix: str, base: Path) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        if key not in known:
+            raise ConfigError(f"unknown setting; expected one of: {', '.join(known)}", key=dotted)
+        tp = hints[key]
+        default = known[key].default_factory if known[key].default_factory is not MISSING else None
+        if default is not None and hasattr(tp, "__dataclass_fields__"):
+            if not isinstance(value, dict):
+                raise ConfigError("expected a table", key=dotted)
+            values[key] = _build(tp, value, f"{dotted}.", base)
+        else:
+            values[key] = _convert(value, tp, dotted, base)
+    return cls(**values)
+
+
+def load_config(path: Path) -> AgentConfig:
+    """Read and check an agent config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config: {exc}", file=str(path)) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+    try:
+        config: AgentConfig = _build(AgentConfig, raw, "", path.resolve().parent)
+        validate(config)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, key=exc.key, file=str(path)) from None
+    return config
+
+
+def validate(config: AgentConfig) -> None:
+    """Checks across keys."""
+    from agent.transport import parse_address  # local: transport imports config types
+
+    parse_address(config.collector.address)
+    for ext in config.webroots.ignore_extensions:
+        if not ext.startswith("."):
+            raise ConfigError(
+                f"extension {ext!r} must start with a dot", key="webroots.ignore_extensions"
+            )

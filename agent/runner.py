@@ -1,0 +1,99 @@
+"""Wires one agent together: state database, sources, spool and transport."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import psutil
+
+from agent.config import AgentConfig
+from agent.layout import watched_roots
+from agent.sources.webroot import WebRootMonitor
+from agent.spool import Spool
+from agent.state import StateDB
+from agent.transport import Identity, Transport
+from protos import exwatch_pb2 as pb
+
+log = logging.getLogger("exwatch.agent")
+
+
+class Agent:
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.roots = watched_roots(config)  # raises ConfigError for a missing configured root
+        self.db = StateDB(config.data_dir / "agent.db")
+        self.identity = Identity(agent_id=self._agent_id(), hostname=config.hostname)
+        self.spool = Spool(self.db, max_bytes=config.spool.max_bytes)
+        ws = config.webroots
+        self.webroot = WebRootMonitor(
+            self.roots,
+            self.db,
+            self.spool,
+            settle_seconds=ws.settle_seconds,
+            rescan_seconds=ws.rescan_seconds,
+            max_hash_bytes=ws.max_hash_bytes,
+            ignore_extensions=ws.ignore_extensions,
+        )
+        self.transport = Transport(
+            config.collector.address,
+            self.spool,
+            self.identity,
+            rules_version=lambda: "",
+            heartbeat=self.heartbeat,
+            heartbeat_seconds=config.heartbeat_seconds,
+            batch_max_events=config.spool.batch_max_events,
+            batch_max_bytes=config.spool.batch_max_bytes,
+            max_in_flight=config.spool.max_in_flight,
+        )
+        self._process = psutil.Process()
+        self._process.cpu_percent()  # first call primes the counter
+        self._started = time.monotonic()
+
+    def _agent_id(self) -> str:
+        agent_id = self.db.get_meta("agent_id")
+        if not agent_id:
+            agent_id = uuid.uuid4().hex
+            with self.db.transaction() as conn:
+                StateDB.set_meta(conn, "agent_id", agent_id)
+        return agent_id
+
+    def heartbeat(self) -> pb.Heartbeat:
+        events, spool_bytes = self.spool.depth()
+        uptime = max(time.monotonic() - self._started, 1e-3)
+        return pb.Heartbeat(
+            host_time_ns=time.time_ns(),
+            host_cpu_percent=psutil.cpu_percent(interval=None),
+            agent_cpu_percent=self._process.cpu_percent(),
+            agent_rss_bytes=self._process.memory_info().rss,
+            spool_events=events,
+            spool_bytes=spool_bytes,
+            events_shed_total=self.spool.shed_total,
+            events_per_second=self.webroot.events_reported / uptime,
+            sensors=[self.webroot.sensor_status()],
+        )
+
+    def start(self) -> None:
+        for root in self.roots:
+            log.info(
+                "watching %s (%s)%s",
+                root.path,
+                root.kind,
+                "" if root.path.is_dir() else " - absent for now",
+            )
+        self.webroot.start()
+        self.transport.start()
+
+    def stop(self) -> None:
+        self.webroot.stop()
+        self.transport.stop()
+        self.db.close()
+
+    def run(self, stop: threading.Event) -> None:
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            self.stop()

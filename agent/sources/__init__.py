@@ -1,0 +1,1 @@
+"""Event sources: each watches one kind of thing on the host."""

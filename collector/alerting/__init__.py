@@ -1,0 +1,1 @@
+"""Turning committed events into alerts."""

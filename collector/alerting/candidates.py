@@ -1,0 +1,145 @@
+"""Built-in per-event alert rules: which committed events open or feed an alert.
+
+Pure functions of one event (and the agent it came from), so they are tested without a
+store; the store applies the candidates in the same transaction that commits the batch,
+so an alert is never lost between commit and acknowledgement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from protos import exwatch_pb2 as pb
+
+# Extensions that IIS hands to ASP.NET or classic ASP: a new one of these in a web
+# root is a page somebody can now request.
+PAGE_EXTENSIONS = frozenset(
+    {
+        ".aspx",
+        ".ashx",
+        ".asmx",
+        ".asp",
+        ".asa",
+        ".asax",
+        ".axd",
+        ".cshtml",
+        ".vbhtml",
+        ".svc",
+        ".soap",
+        ".rem",
+        ".cer",
+        ".shtml",
+        ".stm",
+        ".master",
+        ".ascx",
+    }
+)
+
+SEVERITY_NAMES = {
+    pb.SEVERITY_INFORMATIONAL: "informational",
+    pb.SEVERITY_LOW: "low",
+    pb.SEVERITY_MEDIUM: "medium",
+    pb.SEVERITY_HIGH: "high",
+    pb.SEVERITY_CRITICAL: "critical",
+}
+SEVERITY_BY_NAME = {name: value for value, name in SEVERITY_NAMES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCandidate:
+    """An alert that one event opens, or feeds when one with its fingerprint is open."""
+
+    fingerprint: str
+    rule: str
+    title: str
+    severity: int  # wire Severity value
+    tags: tuple[str, ...] = ()
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def _extension(path: str) -> str:
+    # Host paths may be Windows paths; look at the last component either way.
+    name = path.replace("\\", "/").rsplit("/", 1)[-1].rstrip(". ")
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
+def _file_candidate(
+    tenant: str, agent_id: str, hostname: str, event: pb.Event
+) -> AlertCandidate | None:
+    """One alert per written file: a new page in a web root, or content the host judged bad."""
+    f = event.file
+    if f.action == pb.FILE_ACTION_DELETED:
+        return None
+    is_page = f.root_kind in ("", "webroot") and _extension(f.path) in PAGE_EXTENSIONS
+    verdict_severity = {
+        pb.VERDICT_MALICIOUS: pb.SEVERITY_CRITICAL,
+        pb.VERDICT_SUSPICIOUS: pb.SEVERITY_HIGH,
+    }
+    severity = max(
+        [pb.SEVERITY_HIGH if is_page else 0, verdict_severity.get(f.verdict, 0)]
+        + [m.severity for m in event.matches]
+    )
+    if severity < pb.SEVERITY_HIGH:
+        return None
+    action = {pb.FILE_ACTION_CREATED: "New", pb.FILE_ACTION_MOVED: "Renamed"}.get(
+        f.action, "Changed"
+    )
+    title = f"{action} {'page' if is_page else 'file'} in web root on {hostname}: {f.path}"
+    if event.matches:
+        top = max(event.matches, key=lambda m: m.severity)
+        title = f"{top.title} on {hostname}: {f.path}"
+    tags = {"attack.persistence", "attack.t1505.003"} if is_page else set()
+    tags.update(t for m in event.matches for t in m.tags)
+    return AlertCandidate(
+        fingerprint=_fingerprint(tenant, agent_id, "file", f.path.lower()),
+        rule="exwatch.webroot.page_written" if is_page else "exwatch.file.bad_content",
+        title=title,
+        severity=severity,
+        tags=tuple(sorted(tags)),
+        details={
+            "path": f.path,
+            "sha256": f.sha256,
+            "root": f.root,
+            "rules": ",".join(m.rule_id for m in event.matches),
+        },
+    )
+
+
+def _match_candidates(
+    tenant: str, agent_id: str, hostname: str, event: pb.Event
+) -> list[AlertCandidate]:
+    """A rule matched on the host at high or critical: one alert per rule and host."""
+    out = []
+    for m in event.matches:
+        if m.severity < pb.SEVERITY_HIGH:
+            continue
+        out.append(
+            AlertCandidate(
+                fingerprint=_fingerprint(tenant, agent_id, "match", m.rule_id),
+                rule=m.rule_id,
+                title=f"{m.title} on {hostname}",
+                severity=m.severity,
+                tags=tuple(m.tags),
+                details={"source": event.log.source, "file": event.log.file}
+                if event.HasField("log")
+                else {},
+            )
+        )
+    return out
+
+
+def candidates_for(
+    tenant: str, agent_id: str, hostname: str, event: pb.Event
+) -> list[AlertCandidate]:
+    """Every alert this one event opens or feeds."""
+    if event.HasField("file"):
+        candidate = _file_candidate(tenant, agent_id, hostname, event)
+        return [candidate] if candidate else []
+    return _match_candidates(tenant, agent_id, hostname, event)

@@ -1,0 +1,72 @@
+"""Collector configuration: an optional TOML file, overridden by command-line options."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from collector.errors import ConfigError
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    listen: str = DEFAULT_LISTEN
+    data_dir: Path = Path("var")
+    max_message_bytes: int = 16 * 1024 * 1024
+    max_batch_events: int = 5000
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "exwatch.db"
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """Split HOST:PORT (IPv6 as [::1]:PORT) and check both parts."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"expected HOST:PORT, got {listen!r}", key="listen")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
+    """Read ``path`` (if given) and apply non-None overrides. Unknown keys are errors."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config: {exc}", file=str(path)) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"not valid TOML: {exc}", file=str(path)) from exc
+        known = {f.name: f for f in fields(CollectorConfig)}
+        for key, value in raw.items():
+            if key not in known:
+                raise ConfigError(
+                    f"unknown setting; known: {', '.join(known)}", key=key, file=str(path)
+                )
+            values[key] = value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    for key in ("max_message_bytes", "max_batch_events"):
+        if key in values and (not isinstance(values[key], int) or values[key] <= 0):
+            raise ConfigError(
+                "must be a positive integer", key=key, file=str(path) if path else None
+            )
+    config = CollectorConfig(**values)
+    parse_listen(config.listen)
+    return config

@@ -1,0 +1,77 @@
+"""Schema of the SQLite store, as ordered sqlite-utils migrations (never edit a shipped one)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+MIGRATIONS = Migrations("exwatch-collector")
+
+
+@MIGRATIONS()
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            hostname TEXT NOT NULL,
+            agent_version TEXT NOT NULL DEFAULT '',
+            rules_version TEXT NOT NULL DEFAULT '',
+            os TEXT NOT NULL DEFAULT '',
+            exchange_build TEXT NOT NULL DEFAULT '',
+            first_seen_ns INTEGER NOT NULL,
+            last_seen_ns INTEGER NOT NULL,
+            last_sequence INTEGER NOT NULL DEFAULT 0,
+            spool_events INTEGER NOT NULL DEFAULT 0,
+            events_shed_total INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX agents_tenant ON agents (tenant);
+
+        CREATE TABLE events (
+            rowid INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            agent_id TEXT NOT NULL REFERENCES agents (id),
+            tenant TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            host_time_ns INTEGER NOT NULL,
+            received_ns INTEGER NOT NULL,
+            severity INTEGER NOT NULL DEFAULT 0,
+            retro INTEGER NOT NULL DEFAULT 0,
+            subject TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            payload BLOB NOT NULL
+        );
+        CREATE INDEX events_agent_time ON events (agent_id, host_time_ns);
+        CREATE INDEX events_tenant_time ON events (tenant, received_ns);
+
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            title TEXT NOT NULL,
+            severity INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')),
+            status_by TEXT NOT NULL DEFAULT '',
+            status_comment TEXT NOT NULL DEFAULT '',
+            tags TEXT NOT NULL DEFAULT '[]',
+            hosts TEXT NOT NULL DEFAULT '[]',
+            details TEXT NOT NULL DEFAULT '{}',
+            first_seen_ns INTEGER NOT NULL,
+            last_seen_ns INTEGER NOT NULL,
+            event_count INTEGER NOT NULL DEFAULT 0,
+            created_ns INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL
+        );
+        -- At most one unresolved alert per fingerprint and tenant: new evidence attaches to it.
+        CREATE UNIQUE INDEX alerts_open_fingerprint ON alerts (tenant, fingerprint)
+            WHERE status != 'resolved';
+        CREATE INDEX alerts_tenant_seen ON alerts (tenant, last_seen_ns);
+
+        CREATE TABLE alert_events (
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            event_rowid INTEGER NOT NULL REFERENCES events (rowid),
+            PRIMARY KEY (alert_id, event_rowid)
+        );
+        """
+    )

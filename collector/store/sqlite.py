@@ -1,0 +1,379 @@
+"""The embedded SQLite store (WAL): schema through sqlite-utils migrations, raw sqlite3 on
+the hot path.
+
+One connection writes, guarded by a lock, so ingest from many streams serialises into
+short transactions; readers (CLI, console) open their own connections, which WAL lets run
+beside the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from collector.alerting.candidates import SEVERITY_NAMES, AlertCandidate, candidates_for
+from collector.errors import NotFound, StoreError
+from collector.store.base import AgentInfo, CommitResult
+from collector.store.migrations import MIGRATIONS
+from protos import exwatch_pb2 as pb
+
+ALERT_STATUSES = ("open", "acknowledged", "resolved")
+
+
+def _event_columns(event: pb.Event) -> tuple[str, str, str]:
+    """(kind, subject, summary) pulled out of an event for indexing and listing."""
+    kind = event.WhichOneof("body") or "unknown"
+    if kind == "file":
+        f = event.file
+        return (
+            kind,
+            f.path,
+            f"{pb.FileAction.Name(f.action).removeprefix('FILE_ACTION_').lower()} {f.path}",
+        )
+    if kind == "log":
+        return kind, event.log.file, f"{event.log.source} line {event.log.line}"
+    if kind == "process":
+        return kind, event.process.name, event.process.cmdline[:500]
+    if kind == "sensor":
+        return kind, event.sensor.sensor, f"{event.sensor.kind}: {event.sensor.detail}"[:500]
+    if kind == "action":
+        return kind, event.action.path, f"{event.action.action} {event.action.path}"
+    return kind, "", ""
+
+
+class SQLiteStore:
+    """Store on one SQLite file. Safe to use from several threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite_utils.Database(str(path))
+            db.enable_wal()
+            MIGRATIONS.apply(db)
+            db.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across process crashes
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    # ------------------------------------------------------------------ agents
+
+    def register_agent(
+        self, agent: AgentInfo, *, agent_version: str, rules_version: str, os: str, now_ns: int
+    ) -> int:
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    """INSERT INTO agents (id, tenant, hostname, agent_version, rules_version, os,
+                                           first_seen_ns, last_seen_ns, last_sequence)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+                       ON CONFLICT(id) DO UPDATE SET hostname=excluded.hostname,
+                         agent_version=excluded.agent_version, rules_version=excluded.rules_version,
+                         os=excluded.os, last_seen_ns=excluded.last_seen_ns""",
+                    (
+                        agent.agent_id,
+                        agent.tenant,
+                        agent.hostname,
+                        agent_version,
+                        rules_version,
+                        os,
+                        now_ns,
+                        now_ns,
+                    ),
+                )
+                row = c.execute(
+                    "SELECT tenant, last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
+                ).fetchone()
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        if row["tenant"] != agent.tenant:
+            raise StoreError(f"agent {agent.agent_id} belongs to tenant {row['tenant']!r}")
+        return int(row["last_sequence"])
+
+    def list_agents(self, *, tenant: str | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT * FROM agents" + (" WHERE tenant = ?" if tenant else "") + " ORDER BY hostname"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, (tenant,) if tenant else ()).fetchall()
+        return [dict(r) for r in rows]
+
+    def record_heartbeat(self, agent: AgentInfo, heartbeat: pb.Heartbeat, *, now_ns: int) -> None:
+        with self._lock:
+            self._conn.execute(
+                """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
+                     spool_events = ?, events_shed_total = ? WHERE id = ?""",
+                (
+                    now_ns,
+                    heartbeat.rules_version,
+                    heartbeat.exchange_build,
+                    heartbeat.spool_events,
+                    heartbeat.events_shed_total,
+                    agent.agent_id,
+                ),
+            )
+
+    # ------------------------------------------------------------------ ingest
+
+    def commit_batch(
+        self, agent: AgentInfo, sequence: int, events: Sequence[pb.Event], *, now_ns: int
+    ) -> CommitResult:
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute(
+                    "SELECT last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
+                ).fetchone()
+                if row is None:
+                    raise StoreError(f"unknown agent {agent.agent_id}")
+                if sequence <= row["last_sequence"]:
+                    c.execute("ROLLBACK")
+                    return CommitResult(True, 0, (), ())
+                written = self._insert_events(c, agent, events, now_ns)
+                opened, updated = self._apply_alerts(c, agent, written, now_ns)
+                c.execute(
+                    "UPDATE agents SET last_sequence = ?, last_seen_ns = ? WHERE id = ?",
+                    (sequence, now_ns, agent.agent_id),
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return CommitResult(False, len(written), tuple(opened), tuple(updated))
+
+    def _insert_events(
+        self, c: sqlite3.Connection, agent: AgentInfo, events: Sequence[pb.Event], now_ns: int
+    ) -> list[tuple[int, pb.Event]]:
+        """Insert events not seen before (by id); return (rowid, event) for those written."""
+        written: list[tuple[int, pb.Event]] = []
+        for event in events:
+            kind, subject, summary = _event_columns(event)
+            severity = max((m.severity for m in event.matches), default=0)
+            cur = c.execute(
+                """INSERT OR IGNORE INTO events (uid, agent_id, tenant, kind, host_time_ns,
+                     received_ns, severity, retro, subject, summary, payload)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    event.id,
+                    agent.agent_id,
+                    agent.tenant,
+                    kind,
+                    event.host_time_ns,
+                    now_ns,
+                    severity,
+                    int(event.retro),
+                    subject,
+                    summary,
+                    event.SerializeToString(),
+                ),
+            )
+            if cur.rowcount == 1 and cur.lastrowid is not None:
+                written.append((cur.lastrowid, event))
+        return written
+
+    def _apply_alerts(
+        self,
+        c: sqlite3.Connection,
+        agent: AgentInfo,
+        written: list[tuple[int, pb.Event]],
+        now_ns: int,
+    ) -> tuple[list[int], list[int]]:
+        opened: list[int] = []
+        updated: list[int] = []
+        for rowid, event in written:
+            for cand in candidates_for(agent.tenant, agent.agent_id, agent.hostname, event):
+                alert_id, is_new = self._upsert_alert(
+                    c, agent, cand, event.host_time_ns or now_ns, now_ns
+                )
+                c.execute(
+                    "INSERT OR IGNORE INTO alert_events (alert_id, event_rowid) VALUES (?, ?)",
+                    (alert_id, rowid),
+                )
+                (opened if is_new else updated).append(alert_id)
+        return opened, [a for a in dict.fromkeys(updated) if a not in opened]
+
+    def _upsert_alert(
+        self,
+        c: sqlite3.Connection,
+        agent: AgentInfo,
+        cand: AlertCandidate,
+        seen_ns: int,
+        now_ns: int,
+    ) -> tuple[int, bool]:
+        row = c.execute(
+            "SELECT id, severity, tags, hosts FROM alerts WHERE tenant = ? AND fingerprint = ? "
+            "AND status != 'resolved'",
+            (agent.tenant, cand.fingerprint),
+        ).fetchone()
+        if row is None:
+            cur = c.execute(
+                """INSERT INTO alerts (tenant, fingerprint, rule, title, severity, status, tags,
+                     hosts, details, first_seen_ns, last_seen_ns, event_count, created_ns,
+                     updated_ns)
+                   VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 1, ?, ?)""",
+                (
+                    agent.tenant,
+                    cand.fingerprint,
+                    cand.rule,
+                    cand.title,
+                    cand.severity,
+                    json.dumps(sorted(cand.tags)),
+                    json.dumps([agent.hostname]),
+                    json.dumps(cand.details),
+                    seen_ns,
+                    seen_ns,
+                    now_ns,
+                    now_ns,
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid, True
+        tags = sorted(set(json.loads(row["tags"])) | set(cand.tags))
+        hosts = sorted(set(json.loads(row["hosts"])) | {agent.hostname})
+        c.execute(
+            """UPDATE alerts SET severity = MAX(severity, ?), tags = ?, hosts = ?,
+                 title = CASE WHEN ? > severity THEN ? ELSE title END,
+                 last_seen_ns = MAX(last_seen_ns, ?), first_seen_ns = MIN(first_seen_ns, ?),
+                 event_count = event_count + 1, updated_ns = ? WHERE id = ?""",
+            (
+                cand.severity,
+                json.dumps(tags),
+                json.dumps(hosts),
+                cand.severity,
+                cand.title,
+                seen_ns,
+                seen_ns,
+                now_ns,
+                row["id"],
+            ),
+        )
+        return int(row["id"]), False
+
+    def count_events(self, *, agent_id: str | None = None) -> int:
+        sql = "SELECT COUNT(*) FROM events" + (" WHERE agent_id = ?" if agent_id else "")
+        with self._lock:
+            return int(self._conn.execute(sql, (agent_id,) if agent_id else ()).fetchone()[0])
+
+    def event_uids(self, *, agent_id: str | None = None) -> list[str]:
+        sql = "SELECT uid FROM events" + (" WHERE agent_id = ?" if agent_id else "")
+        with self._lock:
+            return [r[0] for r in self._conn.execute(sql, (agent_id,) if agent_id else ())]
+
+    # ------------------------------------------------------------------ alerts
+
+    def _alert_dict(self, row: sqlite3.Row) -> dict[str, Any]:
+        evidence = [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT e.uid FROM alert_events ae JOIN events e ON e.rowid = ae.event_rowid "
+                "WHERE ae.alert_id = ? ORDER BY e.host_time_ns, e.rowid",
+                (row["id"],),
+            )
+        ]
+        return {
+            "id": row["id"],
+            "tenant": row["tenant"],
+            "hosts": json.loads(row["hosts"]),
+            "title": row["title"],
+            "severity": SEVERITY_NAMES.get(row["severity"], "unknown"),
+            "status": row["status"],
+            "rule": row["rule"],
+            "tags": json.loads(row["tags"]),
+            "fingerprint": row["fingerprint"],
+            "first_seen": _iso(row["first_seen_ns"]),
+            "last_seen": _iso(row["last_seen_ns"]),
+            "event_count": row["event_count"],
+            "evidence": evidence,
+            "details": json.loads(row["details"]),
+            "status_by": row["status_by"],
+            "status_comment": row["status_comment"],
+        }
+
+    def list_alerts(
+        self, *, tenant: str | None = None, status: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        if tenant:
+            where.append("tenant = ?")
+            args.append(tenant)
+        if status:
+            if status not in ALERT_STATUSES:
+                raise StoreError(
+                    f"unknown status {status!r}; expected one of {', '.join(ALERT_STATUSES)}"
+                )
+            where.append("status = ?")
+            args.append(status)
+        sql = (
+            "SELECT * FROM alerts"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY last_seen_ns DESC, id DESC LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+            return [self._alert_dict(r) for r in rows]
+
+    def set_alert_status(
+        self,
+        alert_id: int,
+        status: str,
+        *,
+        actor: str,
+        comment: str = "",
+        tenant: str | None = None,
+    ) -> dict[str, Any]:
+        if status not in ALERT_STATUSES:
+            raise StoreError(f"unknown status {status!r}")
+        with self._lock:
+            c = self._conn
+            sql = (
+                "UPDATE alerts SET status = ?, status_by = ?, status_comment = ?, updated_ns = ? "
+                "WHERE id = ?"
+            )
+            args: list[Any] = [status, actor, comment, _now_ns(), alert_id]
+            if tenant:
+                sql += " AND tenant = ?"
+                args.append(tenant)
+            if c.execute(sql, args).rowcount == 0:
+                raise NotFound(f"no alert {alert_id}")
+            row = c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            return self._alert_dict(row)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
+
+
+def _iso(ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return (
+        datetime.fromtimestamp(ns / 1e9, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

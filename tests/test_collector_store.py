@@ -1,0 +1,121 @@
+"""The SQLite store: idempotent ingest, alert grouping, status changes, tenant scoping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector.errors import NotFound, StoreError
+from collector.store import AgentInfo, SQLiteStore
+from protos import exwatch_pb2 as pb
+
+A = AgentInfo("agent-a", "acme", "EXCH-A")
+B = AgentInfo("agent-b", "globex", "EXCH-B")
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SQLiteStore(tmp_path / "x.db")
+    for agent in (A, B):
+        s.register_agent(agent, agent_version="1", rules_version="", os="test", now_ns=1)
+    yield s
+    s.close()
+
+
+def page(uid: str, path: str = r"C:\inetpub\wwwroot\aspnet_client\s.aspx", t: int = 10) -> pb.Event:
+    return pb.Event(
+        id=uid,
+        host_time_ns=t,
+        file=pb.FileEvent(
+            action=pb.FILE_ACTION_CREATED, path=path, sha256="b" * 64, root_kind="webroot"
+        ),
+    )
+
+
+def test_commit_is_idempotent_on_sequence_and_event_id(store: SQLiteStore) -> None:
+    first = store.commit_batch(A, 1, [page("e1"), page("e2", "/x/other.txt")], now_ns=5)
+    assert (first.duplicate, first.events_written) == (False, 2)
+    again = store.commit_batch(A, 1, [page("e1")], now_ns=6)
+    assert again.duplicate
+    # a new sequence carrying an already stored event id writes nothing for it
+    third = store.commit_batch(A, 2, [page("e1"), page("e3", "/x/z.txt")], now_ns=7)
+    assert third.events_written == 1
+    assert store.count_events() == 3
+    assert store.register_agent(A, agent_version="1", rules_version="", os="", now_ns=8) == 2
+
+
+def test_evidence_attaches_to_the_open_alert(store: SQLiteStore) -> None:
+    opened = store.commit_batch(A, 1, [page("e1", t=10**12)], now_ns=1).alerts_opened
+    assert len(opened) == 1
+    update = store.commit_batch(A, 2, [page("e2", t=5 * 10**11)], now_ns=2)
+    assert update.alerts_opened == () and update.alerts_updated == opened
+    [alert] = store.list_alerts()
+    assert alert["event_count"] == 2
+    assert alert["evidence"] == ["e2", "e1"]  # ordered by host time
+    assert alert["hosts"] == ["EXCH-A"]
+    assert alert["first_seen"] < alert["last_seen"]
+
+
+def test_resolved_alert_is_not_reopened_by_new_evidence(store: SQLiteStore) -> None:
+    [alert_id] = store.commit_batch(A, 1, [page("e1")], now_ns=1).alerts_opened
+    store.set_alert_status(alert_id, "resolved", actor="ann", comment="cleaned")
+    [new_id] = store.commit_batch(A, 2, [page("e2")], now_ns=2).alerts_opened
+    assert new_id != alert_id
+    statuses = {a["id"]: a["status"] for a in store.list_alerts()}
+    assert statuses == {alert_id: "resolved", new_id: "open"}
+    resolved = store.list_alerts(status="resolved")[0]
+    assert (resolved["status_by"], resolved["status_comment"]) == ("ann", "cleaned")
+
+
+def test_severity_rises_with_evidence(store: SQLiteStore) -> None:
+    store.commit_batch(A, 1, [page("e1")], now_ns=1)
+    worse = page("e2")
+    worse.file.verdict = pb.VERDICT_MALICIOUS
+    worse.matches.add(
+        rule_id="y", title="China Chopper", severity=pb.SEVERITY_CRITICAL, tags=["x.y"]
+    )
+    store.commit_batch(A, 2, [worse], now_ns=2)
+    [alert] = store.list_alerts()
+    assert alert["severity"] == "critical"
+    assert "China Chopper" in alert["title"]
+    assert "x.y" in alert["tags"]
+
+
+def test_tenants_see_only_their_alerts(store: SQLiteStore) -> None:
+    store.commit_batch(A, 1, [page("a1")], now_ns=1)
+    store.commit_batch(B, 1, [page("b1")], now_ns=1)
+    assert [a["tenant"] for a in store.list_alerts(tenant="acme")] == ["acme"]
+    b_id = store.list_alerts(tenant="globex")[0]["id"]
+    with pytest.raises(NotFound):
+        store.set_alert_status(b_id, "acknowledged", actor="x", tenant="acme")
+
+
+def test_agent_cannot_change_tenant(store: SQLiteStore) -> None:
+    with pytest.raises(StoreError, match="belongs to tenant"):
+        store.register_agent(
+            AgentInfo("agent-a", "globex", "h"), agent_version="", rules_version="", os="", now_ns=1
+        )
+
+
+def test_unknown_status_is_refused(store: SQLiteStore) -> None:
+    with pytest.raises(StoreError):
+        store.list_alerts(status="closed")
+
+
+def test_reopening_the_file_keeps_data(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "x.db")
+    s.register_agent(A, agent_version="1", rules_version="", os="", now_ns=1)
+    s.commit_batch(A, 1, [page("e1")], now_ns=1)
+    s.close()
+    s = SQLiteStore(tmp_path / "x.db")  # migrations already applied: nothing re-run
+    assert s.count_events() == 1
+    assert len(s.list_alerts()) == 1
+    s.close()
+
+
+def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "x.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open store"):
+        SQLiteStore(bad)
