@@ -19,9 +19,14 @@ from agent.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class CollectorSection:
-    address: str = "127.0.0.1:50051"
-    # Plain gRPC, allowed only to a loopback address (the demo). TLS arrives with enrollment.
-    insecure: bool = True
+    # The collector's mutual-TLS address; empty: the one enrollment stored.
+    address: str = ""
+    # Plain gRPC without enrollment, allowed only to a loopback collector (the local demo).
+    insecure: bool = False
+
+    @property
+    def insecure_address(self) -> str:
+        return self.address or "127.0.0.1:50051"
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +178,8 @@ def validate(config: AgentConfig) -> None:
     """Checks across keys."""
     from agent.transport import parse_address  # local: transport imports config types
 
-    parse_address(config.collector.address)
+    if config.collector.address:
+        parse_address(config.collector.address)
     for ext in config.webroots.ignore_extensions:
         if not ext.startswith("."):
             raise ConfigError(

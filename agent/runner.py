@@ -9,7 +9,9 @@ import uuid
 
 import psutil
 
+from agent import identity
 from agent.config import AgentConfig
+from agent.errors import ConfigError
 from agent.layout import watched_roots
 from agent.sources.webroot import WebRootMonitor
 from agent.spool import Spool
@@ -25,7 +27,20 @@ class Agent:
         self.config = config
         self.roots = watched_roots(config)  # raises ConfigError for a missing configured root
         self.db = StateDB(config.data_dir / "agent.db")
-        self.identity = Identity(agent_id=self._agent_id(), hostname=config.hostname)
+        if config.collector.insecure:
+            address, tls_dir = config.collector.insecure_address, None
+            agent_id = self._demo_agent_id()
+        else:
+            enrollment = identity.load(config.data_dir)
+            if enrollment is None:
+                raise ConfigError(
+                    f"this agent is not enrolled (no identity in {config.data_dir}): run "
+                    "'exwatch-agent enroll --collector HOST:PORT --token T --ca ca.pem' first",
+                    key="collector",
+                )
+            address, tls_dir = config.collector.address or enrollment.collector, config.data_dir
+            agent_id = enrollment.agent_id
+        self.identity = Identity(agent_id=agent_id, hostname=config.hostname)
         self.spool = Spool(self.db, max_bytes=config.spool.max_bytes)
         ws = config.webroots
         self.webroot = WebRootMonitor(
@@ -38,9 +53,10 @@ class Agent:
             ignore_extensions=ws.ignore_extensions,
         )
         self.transport = Transport(
-            config.collector.address,
+            address,
             self.spool,
             self.identity,
+            tls_dir=tls_dir,
             rules_version=lambda: "",
             heartbeat=self.heartbeat,
             heartbeat_seconds=config.heartbeat_seconds,
@@ -52,7 +68,8 @@ class Agent:
         self._process.cpu_percent()  # first call primes the counter
         self._started = time.monotonic()
 
-    def _agent_id(self) -> str:
+    def _demo_agent_id(self) -> str:
+        """Without enrollment (loopback demo) the agent names itself, once."""
         agent_id = self.db.get_meta("agent_id")
         if not agent_id:
             agent_id = uuid.uuid4().hex

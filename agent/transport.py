@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
-from agent import __version__
+from agent import __version__, identity
 from agent.errors import ConfigError
 from agent.spool import Spool
 from protos import exwatch_pb2 as pb
@@ -99,14 +100,18 @@ class Transport:
         batch_max_events: int = 500,
         batch_max_bytes: int = 512 * 1024,
         max_in_flight: int = 8,
+        tls_dir: Path | None = None,
     ) -> None:
+        """``tls_dir``: the agent data folder holding its enrolled identity (mutual TLS);
+        None for plain gRPC, which only a loopback collector may be."""
         host, port = parse_address(address)
-        if not is_loopback(host):
+        if tls_dir is None and not is_loopback(host):
             raise ConfigError(
                 f"plain gRPC to {host} refused: without TLS only a loopback collector is allowed",
                 key="collector.address",
             )
         self.target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.tls_dir = tls_dir
         self.spool = spool
         self.identity = identity
         self.rules_version = rules_version
@@ -158,8 +163,20 @@ class Transport:
             self._stop.wait(random.uniform(backoff / 2, backoff))
             backoff = min(backoff * 2, BACKOFF_MAX)
 
+    def _channel(self) -> tuple[grpc.Channel, identity.Enrollment | None]:
+        if self.tls_dir is None:
+            return grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS), None
+        enrollment = identity.load(self.tls_dir)  # each session: picks up a renewed certificate
+        if enrollment is None:
+            raise identity.EnrollmentError("this agent is not enrolled")
+        channel = grpc.secure_channel(
+            self.target, enrollment.credentials(), options=CHANNEL_OPTIONS
+        )
+        return channel, enrollment
+
     def _session(self) -> None:
-        with grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS) as channel:
+        channel, enrollment = self._channel()
+        with channel:
             stub = pb_grpc.CollectorStub(channel)
             outbox = _Outbox()
             outbox.put(
@@ -184,6 +201,10 @@ class Transport:
                 if first.WhichOneof("body") != "welcome":
                     log.error("collector did not start with a welcome; reconnecting")
                     return
+                if enrollment is not None and enrollment.needs_renewal():
+                    csr = identity.make_csr(enrollment.key_pem, self.identity.hostname)
+                    outbox.put(pb.AgentMessage(renew=pb.RenewRequest(csr_pem=csr)))
+                    log.info("certificate expires %s: asked for a new one", enrollment.not_after())
                 self._stream(call, outbox, first.welcome)
             finally:
                 outbox.close()
@@ -210,9 +231,13 @@ class Transport:
         def read_acks() -> None:
             try:
                 for message in call:
-                    if message.WhichOneof("body") == "ack":
+                    kind = message.WhichOneof("body")
+                    if kind == "ack":
                         self.spool.acknowledge(message.ack.sequence)
                         acked[0] = max(acked[0], message.ack.sequence)
+                    elif kind == "certificate" and self.tls_dir is not None:
+                        identity.store_renewed(self.tls_dir, message.certificate.certificate_pem)
+                        log.info("certificate renewed; used from the next connection")
             except grpc.RpcError as exc:
                 if (
                     not self._stop.is_set()

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,9 @@ from collector.store import SQLiteStore
 DATA_DIR_HELP = "Collector data folder (default ./var)."
 
 
-def _open_store(data_dir: Path | None, config: Path | None) -> SQLiteStore:
+def _open_store(data_dir: Path | None, config: Path | None, *, create: bool = False) -> SQLiteStore:
     cfg = load_config(config, data_dir=data_dir)
-    if not cfg.store_path.exists():
+    if not create and not cfg.store_path.exists():
         raise click.ClickException(
             f"no collector store at {cfg.store_path}; start one with 'exwatch-collector serve' "
             "or pass --data-dir"
@@ -43,11 +44,23 @@ def main() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Collector TOML config.",
 )
-@click.option("--listen", help="gRPC address HOST:PORT (default 127.0.0.1:50051).")
+@click.option("--listen", help="Agents' mutual-TLS address HOST:PORT (default 127.0.0.1:50051).")
+@click.option("--enroll-listen", help="Enrollment TLS address HOST:PORT (default 127.0.0.1:50052).")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+@click.option(
+    "--insecure-loopback",
+    is_flag=True,
+    default=None,
+    help="Plain gRPC on a loopback address, no enrollment (local demo only).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def serve(
-    config_path: Path | None, listen: str | None, data_dir: Path | None, verbose: bool
+    config_path: Path | None,
+    listen: str | None,
+    enroll_listen: str | None,
+    data_dir: Path | None,
+    insecure_loopback: bool | None,
+    verbose: bool,
 ) -> None:
     """Run the collector in the foreground until interrupted."""
     from collector.server import serve as run_server
@@ -57,7 +70,13 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        cfg = load_config(config_path, listen=listen, data_dir=data_dir)
+        cfg = load_config(
+            config_path,
+            listen=listen,
+            enroll_listen=enroll_listen,
+            data_dir=data_dir,
+            insecure_loopback=insecure_loopback,
+        )
         asyncio.run(run_server(cfg))
     except CollectorError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -149,3 +168,141 @@ def _status_command(status: str, verb: str) -> click.Command:
 alert.add_command(_status_command("acknowledged", "ack"))
 alert.add_command(_status_command("resolved", "resolve"))
 alert.add_command(_status_command("open", "reopen"))
+
+
+# ---------------------------------------------------------------- enrollment and agents
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    help="DNS name or IP agents use to reach the collector (repeatable; localhost, "
+    "127.0.0.1 and this host's names are always included).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing CA (every agent must re-enroll).")
+def init(
+    data_dir: Path | None, config_path: Path | None, names: tuple[str, ...], force: bool
+) -> None:
+    """Create the collector's CA and server certificate."""
+    from collector.pki import PKIPaths, default_server_names, init_pki
+
+    cfg = load_config(config_path, data_dir=data_dir)
+    paths = PKIPaths(cfg.pki_path)
+    try:
+        init_pki(paths, names=[*names, *default_server_names()], force=force)
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"CA and server certificate written to {paths.folder}")
+    click.echo(f"Give agents the CA certificate: {paths.ca_cert}")
+
+
+@main.group()
+def token() -> None:
+    """Enrollment tokens."""
+
+
+def _parse_duration(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise click.BadParameter(f"expected a number and s, m, h or d (like 24h), got {text!r}")
+    return int(text[:-1]) * units[text[-1]]
+
+
+@token.command("create")
+@click.option("--tenant", required=True, help="Tenant the enrolled agents belong to.")
+@click.option(
+    "--uses",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="How many agents may enroll with it.",
+)
+@click.option("--expires", default="24h", show_default=True, help="Lifetime, e.g. 30m, 24h, 7d.")
+@click.option("--note", default="", help="A reminder of what it is for.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def token_create(tenant: str, uses: int, expires: str, note: str, data_dir: Path | None) -> None:
+    """Make an enrollment token and print it (it is shown only once)."""
+    seconds = _parse_duration(expires)
+    store = _open_store(data_dir, None, create=True)
+    try:
+        value = store.create_token(
+            tenant,
+            uses=uses,
+            expires_ns=time.time_ns() + seconds * 10**9,
+            now_ns=time.time_ns(),
+            note=note,
+        )
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(value)
+
+
+@token.command("list")
+@click.option("--tenant")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def token_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
+    """List enrollment tokens (their values are not stored)."""
+    store = _open_store(data_dir, None)
+    try:
+        rows = store.list_tokens(tenant=tenant)
+    finally:
+        store.close()
+    _emit(rows, fmt, ["id", "tenant", "uses_left", "expires_ns", "note"])
+
+
+@main.group()
+def agent() -> None:
+    """Enrolled agents."""
+
+
+@agent.command("list")
+@click.option("--tenant")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def agent_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
+    """List agents with their tenant and last contact."""
+    store = _open_store(data_dir, None)
+    try:
+        rows = store.list_agents(tenant=tenant)
+    finally:
+        store.close()
+    _emit(rows, fmt, ["id", "tenant", "hostname", "agent_version", "last_seen_ns", "revoked_ns"])
+
+
+@agent.command("revoke")
+@click.argument("agent_id")
+@click.option("--reason", default="", help="Why (kept with the revocation).")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def agent_revoke(agent_id: str, reason: str, data_dir: Path | None) -> None:
+    """Cut an agent off: its certificates are denied and its stream is closed."""
+    store = _open_store(data_dir, None)
+    try:
+        count = store.revoke_agent(agent_id, reason=reason, now_ns=time.time_ns())
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"agent {agent_id} revoked ({count} certificates denied)")
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    if not rows:
+        click.echo("none")
+        return
+    table = Table(box=None, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    Console(width=max(120, Console().width)).print(table)

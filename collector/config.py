@@ -11,12 +11,22 @@ from typing import Any
 from collector.errors import ConfigError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_ENROLL_LISTEN = "127.0.0.1:50052"
 
 
 @dataclass(frozen=True, slots=True)
 class CollectorConfig:
+    # Agents' event stream: mutual TLS (plain gRPC only with insecure_loopback).
     listen: str = DEFAULT_LISTEN
+    # Enrollment: server-authenticated TLS; a separate port because a TLS port either
+    # demands client certificates or never asks for them.
+    enroll_listen: str = DEFAULT_ENROLL_LISTEN
     data_dir: Path = Path("var")
+    # CA and server certificate (exwatch-collector init). Default: <data_dir>/pki.
+    pki_dir: Path | None = None
+    # Plain gRPC on a loopback address, no enrollment: the local demo only.
+    insecure_loopback: bool = False
+    agent_cert_days: int = 30
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch_events: int = 5000
 
@@ -24,12 +34,16 @@ class CollectorConfig:
     def store_path(self) -> Path:
         return self.data_dir / "exwatch.db"
 
+    @property
+    def pki_path(self) -> Path:
+        return self.pki_dir or self.data_dir / "pki"
 
-def parse_listen(listen: str) -> tuple[str, int]:
+
+def parse_listen(listen: str, key: str = "listen") -> tuple[str, int]:
     """Split HOST:PORT (IPv6 as [::1]:PORT) and check both parts."""
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"expected HOST:PORT, got {listen!r}", key="listen")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"expected HOST:PORT, got {listen!r}", key=key)
     return host.strip("[]"), int(port)
 
 
@@ -60,13 +74,17 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
                 )
             values[key] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
-    if "data_dir" in values:
-        values["data_dir"] = Path(values["data_dir"])
-    for key in ("max_message_bytes", "max_batch_events"):
+    for key in ("data_dir", "pki_dir"):
+        if key in values and values[key] is not None:
+            values[key] = Path(values[key])
+    if "insecure_loopback" in values and not isinstance(values["insecure_loopback"], bool):
+        raise ConfigError("must be true or false", key="insecure_loopback")
+    for key in ("max_message_bytes", "max_batch_events", "agent_cert_days"):
         if key in values and (not isinstance(values[key], int) or values[key] <= 0):
             raise ConfigError(
                 "must be a positive integer", key=key, file=str(path) if path else None
             )
     config = CollectorConfig(**values)
     parse_listen(config.listen)
+    parse_listen(config.enroll_listen, "enroll_listen")
     return config

@@ -1,5 +1,5 @@
-"""The gRPC service: agents connect, are identified, and stream batches that are committed
-before they are acknowledged."""
+"""The gRPC service: agents enroll, connect, are identified by their certificate, and
+stream batches that are committed before they are acknowledged."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from typing import Any, TypeVar
 
 import grpc
 
-from collector.errors import CollectorError
-from collector.store.base import AgentInfo, Store
+from collector.errors import CollectorError, StoreError
+from collector.pki import PKIError, PKIPaths, fingerprint, sign_agent_csr
+from collector.store.base import AgentInfo
+from collector.store.sqlite import SQLiteStore
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
 
@@ -25,17 +27,39 @@ _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 
 T = TypeVar("T")
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class _Refused(Exception):
+    def __init__(self, code: grpc.StatusCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
 
 
 class IngestService(pb_grpc.CollectorServicer):
-    """One instance per server. Store calls run on one writer thread, off the event loop."""
+    """One instance per server. Store calls run on one writer thread, off the event loop.
 
-    def __init__(self, store: Store, *, max_batch_events: int) -> None:
+    With ``pki`` set, agents are identified by their client certificate alone; without it
+    (the loopback demo) by the id in their hello, all in tenant ``default``.
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        *,
+        max_batch_events: int,
+        pki: PKIPaths | None = None,
+        connect_port: int = 0,
+        agent_cert_days: int = 30,
+    ) -> None:
         self.store = store
         self.max_batch_events = max_batch_events
-        self._writer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="ThreadPoolExecutor-store"
-        )
+        self.pki = pki
+        self.connect_port = connect_port
+        self.agent_cert_days = agent_cert_days
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exwatch-store")
+        self._streams: dict[str, set[asyncio.Event]] = {}
         self.batches_committed = 0
         self.events_committed = 0
 
@@ -46,14 +70,40 @@ class IngestService(pb_grpc.CollectorServicer):
     def close(self) -> None:
         self._writer.shutdown(wait=True)
 
-    def _identify(self, hello: pb.Hello, context: grpc.aio.ServicerContext[Any, Any]) -> AgentInfo:
-        # Plain loopback demo: the only mode where the message names the agent.
-        if not _AGENT_ID.match(hello.agent_id):
+    def cut_off(self, agent_id: str) -> int:
+        """Close every open stream of ``agent_id`` (after a revocation). Returns how many."""
+        streams = self._streams.get(agent_id, set())
+        for revoked in streams:
+            revoked.set()
+        return len(streams)
+
+    # ------------------------------------------------------------------ identity
+
+    async def _identify(self, hello: pb.Hello, context: Context) -> AgentInfo:
+        if self.pki is None:
+            if not _AGENT_ID.match(hello.agent_id):
+                raise _Refused(
+                    grpc.StatusCode.INVALID_ARGUMENT, "hello.agent_id is missing or malformed"
+                )
+            return AgentInfo(hello.agent_id, DEMO_TENANT, hello.hostname[:255] or hello.agent_id)
+        auth = context.auth_context()
+        names = list(auth.get("x509_common_name") or [])
+        pems = list(auth.get("x509_pem_cert") or [])
+        if not names or not pems:
+            raise _Refused(grpc.StatusCode.UNAUTHENTICATED, "a client certificate is required")
+        agent_id = names[0].decode(errors="replace")
+        row = await self._run(self.store.agent, agent_id)
+        if row is None:
+            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, f"unknown agent {agent_id[:80]!r}")
+        if await self._run(self.store.is_revoked, agent_id, fingerprint(pems[0])):
+            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, f"agent {agent_id} is revoked")
+        if hello.agent_id and hello.agent_id != agent_id:
             raise _Refused(
-                grpc.StatusCode.INVALID_ARGUMENT, "hello.agent_id is missing or malformed"
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"hello claims agent {hello.agent_id[:80]!r} but the certificate is {agent_id}",
             )
-        hostname = hello.hostname[:255] or hello.agent_id
-        return AgentInfo(agent_id=hello.agent_id, tenant=DEMO_TENANT, hostname=hostname)
+        hostname = hello.hostname[:255] or str(row["hostname"])
+        return AgentInfo(agent_id, str(row["tenant"]), hostname)
 
     def _check_batch(self, batch: pb.EventBatch) -> None:
         if batch.sequence == 0:
@@ -71,26 +121,29 @@ class IngestService(pb_grpc.CollectorServicer):
                     f"batch {batch.sequence}: event id {event.id[:90]!r} is missing or malformed",
                 )
 
+    # ------------------------------------------------------------------ Connect
+
     async def Connect(
-        self,
-        request_iterator: AsyncIterator[pb.AgentMessage],
-        context: grpc.aio.ServicerContext[Any, Any],
+        self, request_iterator: AsyncIterator[pb.AgentMessage], context: Context
     ) -> AsyncIterator[pb.CollectorMessage]:
         peer = context.peer()
         agent: AgentInfo | None = None
+        revoked = asyncio.Event()
+        messages = aiter(request_iterator)
         try:
-            first = await anext(aiter(request_iterator), None)
+            first = await anext(messages, None)
             if first is None or first.WhichOneof("body") != "hello":
                 raise _Refused(
                     grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a hello"
                 )
-            agent = self._identify(first.hello, context)
+            agent = await self._identify(first.hello, context)
+            self._streams.setdefault(agent.agent_id, set()).add(revoked)
             last = await self._run(
                 self.store.register_agent,
                 agent,
-                agent_version=first.hello.agent_version,
-                rules_version=first.hello.rules_version,
-                os=first.hello.os,
+                agent_version=first.hello.agent_version[:64],
+                rules_version=first.hello.rules_version[:128],
+                os=first.hello.os[:255],
                 now_ns=time.time_ns(),
             )
             log.info(
@@ -109,49 +162,137 @@ class IngestService(pb_grpc.CollectorServicer):
                     server_time_ns=time.time_ns(),
                 )
             )
-            async for message in request_iterator:
-                kind = message.WhichOneof("body")
-                if kind == "batch":
-                    self._check_batch(message.batch)
-                    result = await self._run(
-                        self.store.commit_batch,
-                        agent,
-                        message.batch.sequence,
-                        list(message.batch.events),
-                        now_ns=time.time_ns(),
-                    )
-                    if not result.duplicate:
-                        self.batches_committed += 1
-                        self.events_committed += result.events_written
-                    yield pb.CollectorMessage(ack=pb.Ack(sequence=message.batch.sequence))
-                elif kind == "heartbeat":
-                    await self._run(
-                        self.store.record_heartbeat, agent, message.heartbeat, now_ns=time.time_ns()
-                    )
-                elif kind == "hello":
-                    raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "hello sent twice")
-                # command results arrive with the command channel; unknown kinds are ignored so
-                # that a newer agent can talk to an older collector.
+            while True:
+                message = await self._next(messages, revoked)
+                if message is None:
+                    break
+                reply = await self._handle(agent, message)
+                if reply is not None:
+                    yield reply
         except _Refused as refusal:
-            who = agent.agent_id if agent else peer
-            log.warning("refused stream from %s: %s", who, refusal.detail)
+            log.warning(
+                "refused stream from %s: %s", agent.agent_id if agent else peer, refusal.detail
+            )
             await context.abort(refusal.code, refusal.detail)
         except CollectorError as exc:
             log.error("stream from %s failed: %s", agent.agent_id if agent else peer, exc)
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         finally:
             if agent is not None:
+                self._streams.get(agent.agent_id, set()).discard(revoked)
                 log.info("agent %s disconnected", agent.agent_id)
 
+    @staticmethod
+    async def _next(
+        messages: AsyncIterator[pb.AgentMessage], revoked: asyncio.Event
+    ) -> pb.AgentMessage | None:
+        """The next message, unless the agent is revoked first."""
+        read = asyncio.ensure_future(anext(messages, None))
+        cut = asyncio.ensure_future(revoked.wait())
+        done, _ = await asyncio.wait({read, cut}, return_when=asyncio.FIRST_COMPLETED)
+        if cut in done:
+            read.cancel()
+            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed")
+        cut.cancel()
+        return read.result()
+
+    async def _handle(
+        self, agent: AgentInfo, message: pb.AgentMessage
+    ) -> pb.CollectorMessage | None:
+        kind = message.WhichOneof("body")
+        if kind == "batch":
+            self._check_batch(message.batch)
+            result = await self._run(
+                self.store.commit_batch,
+                agent,
+                message.batch.sequence,
+                list(message.batch.events),
+                now_ns=time.time_ns(),
+            )
+            if not result.duplicate:
+                self.batches_committed += 1
+                self.events_committed += result.events_written
+            return pb.CollectorMessage(ack=pb.Ack(sequence=message.batch.sequence))
+        if kind == "heartbeat":
+            await self._run(
+                self.store.record_heartbeat, agent, message.heartbeat, now_ns=time.time_ns()
+            )
+            return None
+        if kind == "renew":
+            return await self._renew(agent, message.renew)
+        if kind == "hello":
+            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "hello sent twice")
+        # Kinds this collector does not know yet are ignored, so a newer agent still works.
+        return None
+
+    async def _renew(self, agent: AgentInfo, request: pb.RenewRequest) -> pb.CollectorMessage:
+        if self.pki is None:
+            raise _Refused(
+                grpc.StatusCode.FAILED_PRECONDITION, "no certificates on a demo collector"
+            )
+        pki = self.pki
+        try:
+            cert_pem, not_after = sign_agent_csr(
+                pki,
+                request.csr_pem,
+                agent_id=agent.agent_id,
+                tenant=agent.tenant,
+                days=self.agent_cert_days,
+            )
+        except PKIError as exc:
+            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from exc
+        not_after_ns = int(not_after.timestamp() * 1e9)
+        await self._run(
+            self.store.record_certificate, agent.agent_id, cert_pem, not_after_ns, time.time_ns()
+        )
+        log.info(
+            "renewed the certificate of agent %s until %s", agent.agent_id, not_after.isoformat()
+        )
+        return pb.CollectorMessage(
+            certificate=pb.CertificateIssued(certificate_pem=cert_pem, not_after_ns=not_after_ns)
+        )
+
+    # ------------------------------------------------------------------ Enroll
+
     async def Enroll(
-        self, request: pb.EnrollRequest, context: grpc.aio.ServicerContext[Any, Any]
+        self, request: pb.EnrollRequest, context: Context
     ) -> pb.EnrollResponse:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "enrollment needs a collector with TLS")
-        raise AssertionError("unreachable")
+        if self.pki is None:
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                "this collector runs without TLS (demo); enrollment is off",
+            )
+        pki = self.pki
+        assert pki is not None
+        peer = context.peer()
 
+        def sign(agent_id: str, tenant: str) -> tuple[bytes, int]:
+            cert, not_after = sign_agent_csr(
+                pki, request.csr_pem, agent_id=agent_id, tenant=tenant, days=self.agent_cert_days
+            )
+            return cert, int(not_after.timestamp() * 1e9)
 
-class _Refused(Exception):
-    def __init__(self, code: grpc.StatusCode, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+        try:
+            agent_id, tenant, cert = await self._run(
+                self.store.enroll, request.token, request.hostname, now_ns=time.time_ns(), sign=sign
+            )
+        except StoreError as exc:
+            log.warning("enrollment from %s (%s) refused: %s", peer, request.hostname[:80], exc)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except PKIError as exc:
+            log.warning("enrollment from %s refused: %s", peer, exc)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        log.info(
+            "enrolled agent %s (%s) in tenant %s from %s",
+            agent_id,
+            request.hostname[:80],
+            tenant,
+            peer,
+        )
+        return pb.EnrollResponse(
+            agent_id=agent_id,
+            tenant=tenant,
+            certificate_pem=cert,
+            ca_pem=pki.ca_cert.read_bytes(),
+            connect_port=self.connect_port,
+        )

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 
 import grpc
 
 from collector.config import CollectorConfig, is_loopback, parse_listen
 from collector.errors import ConfigError
 from collector.ingest import IngestService
+from collector.pki import PKIPaths
 from collector.store import SQLiteStore
 from protos import exwatch_pb2_grpc as pb_grpc
 
@@ -25,23 +27,58 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.http2.max_ping_strikes", 0),
 ]
+REVOCATION_POLL_SECONDS = 1.0
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class CollectorServer:
-    """The collector's network face and its store; start() returns the bound port."""
+    """The collector's network face and its store; start() returns the bound Connect port."""
 
     def __init__(self, config: CollectorConfig) -> None:
-        host, self._port = parse_listen(config.listen)
-        if not is_loopback(host):
-            raise ConfigError(
-                f"refusing to listen on {host} without TLS; plain gRPC is for loopback only",
-                key="listen",
-            )
-        self.host = host
+        self.host, self._port = parse_listen(config.listen)
+        self.enroll_host, self._enroll_port = parse_listen(config.enroll_listen, "enroll_listen")
+        self.pki: PKIPaths | None = None
+        if config.insecure_loopback:
+            if not is_loopback(self.host):
+                raise ConfigError(
+                    f"refusing to listen on {self.host} without TLS: plain gRPC is loopback only",
+                    key="listen",
+                )
+        else:
+            self.pki = PKIPaths(config.pki_path)
+            if not self.pki.exists():
+                raise ConfigError(
+                    f"no TLS material in {config.pki_path}: run 'exwatch-collector init' first "
+                    "(or pass --insecure-loopback for a local demo)",
+                    key="pki_dir",
+                )
         self.config = config
         self.store = SQLiteStore(config.store_path)
-        self.ingest = IngestService(self.store, max_batch_events=config.max_batch_events)
+        self.ingest = IngestService(
+            self.store,
+            max_batch_events=config.max_batch_events,
+            pki=self.pki,
+            agent_cert_days=config.agent_cert_days,
+        )
         self._server: grpc.aio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.enroll_port = 0
+
+    def _bind(
+        self, server: grpc.aio.Server, address: str, creds: grpc.ServerCredentials | None
+    ) -> int:
+        try:
+            port = (
+                server.add_secure_port(address, creds)
+                if creds
+                else server.add_insecure_port(address)
+            )
+        except RuntimeError as exc:
+            raise ConfigError(f"cannot listen on {address}: {exc}", key="listen") from exc
+        return port
 
     async def start(self) -> int:
         server = grpc.aio.server(
@@ -51,22 +88,53 @@ class CollectorServer:
             ]
         )
         pb_grpc.add_CollectorServicer_to_server(self.ingest, server)
-        address = f"[{self.host}]:{self._port}" if ":" in self.host else f"{self.host}:{self._port}"
-        try:
-            bound = server.add_insecure_port(address)
-        except RuntimeError as exc:
-            raise ConfigError(f"cannot listen on {address}: {exc}", key="listen") from exc
+        address = _address(self.host, self._port)
+        if self.pki is None:
+            port = self._bind(server, address, None)
+            mode = "plain gRPC, loopback demo"
+        else:
+            key = self.pki.server_key.read_bytes()
+            chain = self.pki.server_cert.read_bytes()
+            ca = self.pki.ca_cert.read_bytes()
+            mutual = grpc.ssl_server_credentials(
+                [(key, chain)], root_certificates=ca, require_client_auth=True
+            )
+            server_only = grpc.ssl_server_credentials([(key, chain)])
+            port = self._bind(server, address, mutual)
+            self.enroll_port = self._bind(
+                server, _address(self.enroll_host, self._enroll_port), server_only
+            )
+            mode = f"mutual TLS; enrollment on port {self.enroll_port}"
+        self.ingest.connect_port = port
         await server.start()
         self._server = server
+        if self.pki is not None:
+            self._tasks.append(asyncio.create_task(self._watch_revocations()))
         log.info(
-            "collector listening on %s:%d (plain gRPC, loopback), store %s",
+            "collector listening on %s:%d (%s), store %s",
             self.host,
-            bound,
+            port,
+            mode,
             self.config.store_path,
         )
-        return bound
+        return port
+
+    async def _watch_revocations(self) -> None:
+        """Revocations are written by the CLI, another process: close those streams at once."""
+        since = time.time_ns()
+        while True:
+            await asyncio.sleep(REVOCATION_POLL_SECONDS)
+            now = time.time_ns()
+            for agent_id in await asyncio.to_thread(self.store.revoked_since, since):
+                if self.ingest.cut_off(agent_id):
+                    log.warning("agent %s revoked: stream closed", agent_id)
+            since = now - int(REVOCATION_POLL_SECONDS * 1e9)  # overlap: a late commit is not missed
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._server is not None:
             await self._server.stop(grace=2)
         self.ingest.close()
@@ -78,7 +146,8 @@ async def serve(config: CollectorConfig, *, stop: asyncio.Event | None = None) -
     server = CollectorServer(config)
     try:
         port = await server.start()
-        print(f"exwatch-collector: listening on {server.host}:{port}", flush=True)
+        extra = f"; enrollment on {server.enroll_host}:{server.enroll_port}" if server.pki else ""
+        print(f"exwatch-collector: listening on {server.host}:{port}{extra}", flush=True)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

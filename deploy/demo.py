@@ -75,7 +75,8 @@ def main() -> int:
         f'data_dir = "{(var / "demo-agent").as_posix()}"\n'
         "heartbeat_seconds = 10\n\n"
         "[collector]\n"
-        f'address = "127.0.0.1:{args.port}"\n\n'
+        f'address = "127.0.0.1:{args.port}"\n'
+        "insecure = true  # plain gRPC on loopback: the demo only\n\n"
         "[host]\n"
         f'system_root = "{demo.as_posix()}"\n'
         'hostname = "EXCH-DEMO01"\n',
@@ -88,6 +89,7 @@ def main() -> int:
             "-m",
             "collector",
             "serve",
+            "--insecure-loopback",
             "--listen",
             f"127.0.0.1:{args.port}",
             "--data-dir",

@@ -148,10 +148,15 @@ class EnrollResponse(_message.Message):
     TENANT_FIELD_NUMBER: _builtins.int
     CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
     CA_PEM_FIELD_NUMBER: _builtins.int
+    CONNECT_PORT_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     tenant: _builtins.str
     certificate_pem: _builtins.bytes
     ca_pem: _builtins.bytes
+    connect_port: _builtins.int
+    """Port of the mutual-TLS Connect endpoint on the same host (Enroll has its own port,
+    because a TLS port either demands client certificates or never asks for them).
+    """
     def __init__(
         self,
         *,
@@ -159,10 +164,11 @@ class EnrollResponse(_message.Message):
         tenant: _builtins.str = ...,
         certificate_pem: _builtins.bytes = ...,
         ca_pem: _builtins.bytes = ...,
+        connect_port: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "ca_pem", b"ca_pem", "certificate_pem", b"certificate_pem", "connect_port", b"connect_port", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -178,6 +184,7 @@ class AgentMessage(_message.Message):
     BATCH_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     COMMAND_RESULT_FIELD_NUMBER: _builtins.int
+    RENEW_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___Hello: ...
     @_builtins.property
@@ -186,6 +193,8 @@ class AgentMessage(_message.Message):
     def heartbeat(self) -> Global___Heartbeat: ...
     @_builtins.property
     def command_result(self) -> Global___CommandResult: ...
+    @_builtins.property
+    def renew(self) -> Global___RenewRequest: ...
     def __init__(
         self,
         *,
@@ -193,12 +202,13 @@ class AgentMessage(_message.Message):
         batch: Global___EventBatch | None = ...,
         heartbeat: Global___Heartbeat | None = ...,
         command_result: Global___CommandResult | None = ...,
+        renew: Global___RenewRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "body", b"body", "command_result", b"command_result", "heartbeat", b"heartbeat", "hello", b"hello"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "body", b"body", "command_result", b"command_result", "heartbeat", b"heartbeat", "hello", b"hello", "renew", b"renew"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "body", b"body", "command_result", b"command_result", "heartbeat", b"heartbeat", "hello", b"hello"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "body", b"body", "command_result", b"command_result", "heartbeat", b"heartbeat", "hello", b"hello", "renew", b"renew"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "batch", "heartbeat", "command_result"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["hello", "batch", "heartbeat", "command_result", "renew"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -212,6 +222,7 @@ class CollectorMessage(_message.Message):
     ACK_FIELD_NUMBER: _builtins.int
     RULE_BUNDLE_FIELD_NUMBER: _builtins.int
     COMMAND_FIELD_NUMBER: _builtins.int
+    CERTIFICATE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___Welcome: ...
     @_builtins.property
@@ -220,6 +231,8 @@ class CollectorMessage(_message.Message):
     def rule_bundle(self) -> Global___RuleBundle: ...
     @_builtins.property
     def command(self) -> Global___Command: ...
+    @_builtins.property
+    def certificate(self) -> Global___CertificateIssued: ...
     def __init__(
         self,
         *,
@@ -227,16 +240,60 @@ class CollectorMessage(_message.Message):
         ack: Global___Ack | None = ...,
         rule_bundle: Global___RuleBundle | None = ...,
         command: Global___Command | None = ...,
+        certificate: Global___CertificateIssued | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "command", b"command", "rule_bundle", b"rule_bundle", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "certificate", b"certificate", "command", b"command", "rule_bundle", b"rule_bundle", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "command", b"command", "rule_bundle", b"rule_bundle", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "body", b"body", "certificate", b"certificate", "command", b"command", "rule_bundle", b"rule_bundle", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["welcome", "ack", "rule_bundle", "command"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["welcome", "ack", "rule_bundle", "command", "certificate"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
 Global___CollectorMessage: _TypeAlias = CollectorMessage  # noqa: Y015
+
+@_typing.final
+class RenewRequest(_message.Message):
+    """The agent asks for a fresh client certificate (same identity) before its own expires."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CSR_PEM_FIELD_NUMBER: _builtins.int
+    csr_pem: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        csr_pem: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csr_pem", b"csr_pem"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RenewRequest: _TypeAlias = RenewRequest  # noqa: Y015
+
+@_typing.final
+class CertificateIssued(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CERTIFICATE_PEM_FIELD_NUMBER: _builtins.int
+    NOT_AFTER_NS_FIELD_NUMBER: _builtins.int
+    certificate_pem: _builtins.bytes
+    not_after_ns: _builtins.int
+    def __init__(
+        self,
+        *,
+        certificate_pem: _builtins.bytes = ...,
+        not_after_ns: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_pem", b"certificate_pem", "not_after_ns", b"not_after_ns"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CertificateIssued: _TypeAlias = CertificateIssued  # noqa: Y015
 
 @_typing.final
 class Hello(_message.Message):

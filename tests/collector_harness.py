@@ -13,8 +13,13 @@ from collector.server import CollectorServer
 
 
 class RunningCollector:
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
-        self.config = CollectorConfig(listen=f"127.0.0.1:{port}", data_dir=data_dir)
+    def __init__(self, data_dir: Path, port: int = 0, *, tls: bool = False) -> None:
+        self.config = CollectorConfig(
+            listen=f"127.0.0.1:{port}",
+            enroll_listen="127.0.0.1:0",
+            data_dir=data_dir,
+            insecure_loopback=not tls,
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-collector-loop")
         self._thread.start()
@@ -33,8 +38,10 @@ class RunningCollector:
 
 
 @contextmanager
-def running_collector(data_dir: Path, port: int = 0) -> Iterator[RunningCollector]:
-    collector = RunningCollector(data_dir, port)
+def running_collector(
+    data_dir: Path, port: int = 0, *, tls: bool = False
+) -> Iterator[RunningCollector]:
+    collector = RunningCollector(data_dir, port, tls=tls)
     try:
         yield collector
     finally:

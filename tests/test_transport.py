@@ -39,7 +39,9 @@ def file_events(n: int, prefix: str = "f") -> list[pb.Event]:
 
 
 class AgentSide:
-    def __init__(self, tmp: Path, address: str, agent_id: str = "agent-1") -> None:
+    def __init__(
+        self, tmp: Path, address: str, agent_id: str = "agent-1", tls_dir: Path | None = None
+    ) -> None:
         self.db = StateDB(tmp / "agent.db")
         self.spool = Spool(self.db, max_bytes=10**9)
         self.transport = Transport(
@@ -49,6 +51,7 @@ class AgentSide:
             rules_version=lambda: "r1",
             heartbeat=lambda: pb.Heartbeat(host_time_ns=time.time_ns(), rules_version="r1"),
             batch_max_events=100,
+            tls_dir=tls_dir,
         )
         self.transport.start()
 

@@ -75,3 +75,44 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@MIGRATIONS()
+def m002_enrollment(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE tenants (
+            name TEXT PRIMARY KEY,
+            created_ns INTEGER NOT NULL
+        );
+        INSERT OR IGNORE INTO tenants (name, created_ns) SELECT DISTINCT tenant, 0 FROM agents;
+
+        -- Only a hash of each token is kept: the database alone cannot enroll an agent.
+        CREATE TABLE enrollment_tokens (
+            id INTEGER PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            tenant TEXT NOT NULL REFERENCES tenants (name),
+            uses_left INTEGER NOT NULL,
+            expires_ns INTEGER NOT NULL,
+            created_ns INTEGER NOT NULL,
+            note TEXT NOT NULL DEFAULT ''
+        );
+
+        CREATE TABLE certificates (
+            fingerprint TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents (id),
+            not_after_ns INTEGER NOT NULL,
+            issued_ns INTEGER NOT NULL
+        );
+        CREATE INDEX certificates_agent ON certificates (agent_id);
+
+        CREATE TABLE revoked_certificates (
+            fingerprint TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            revoked_ns INTEGER NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        );
+
+        ALTER TABLE agents ADD COLUMN revoked_ns INTEGER NOT NULL DEFAULT 0;
+        """
+    )

@@ -8,10 +8,14 @@ beside the writer.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import secrets
 import sqlite3
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +23,17 @@ import sqlite_utils
 
 from collector.alerting.candidates import SEVERITY_NAMES, AlertCandidate, candidates_for
 from collector.errors import NotFound, StoreError
+from collector.pki import fingerprint
 from collector.store.base import AgentInfo, CommitResult
 from collector.store.migrations import MIGRATIONS
 from protos import exwatch_pb2 as pb
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _event_columns(event: pb.Event) -> tuple[str, str, str]:
@@ -98,6 +108,10 @@ class SQLiteStore:
                         now_ns,
                     ),
                 )
+                c.execute(
+                    "INSERT OR IGNORE INTO tenants (name, created_ns) VALUES (?, ?)",
+                    (agent.tenant, now_ns),
+                )
                 row = c.execute(
                     "SELECT tenant, last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
                 ).fetchone()
@@ -131,6 +145,148 @@ class SQLiteStore:
                     agent.agent_id,
                 ),
             )
+
+    # ------------------------------------------------------------------ enrollment
+
+    def create_token(
+        self, tenant: str, *, uses: int, expires_ns: int, now_ns: int, note: str = ""
+    ) -> str:
+        """Make an enrollment token for ``tenant``; only its hash is stored."""
+        if not _TENANT.match(tenant):
+            raise StoreError(
+                f"tenant name {tenant!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+        token = "exw_" + secrets.token_urlsafe(24)
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute(
+                    "INSERT OR IGNORE INTO tenants (name, created_ns) VALUES (?, ?)",
+                    (tenant, now_ns),
+                )
+                c.execute(
+                    "INSERT INTO enrollment_tokens (token_sha256, tenant, uses_left, expires_ns, "
+                    "created_ns, note) VALUES (?, ?, ?, ?, ?, ?)",
+                    (_sha256(token), tenant, uses, expires_ns, now_ns, note),
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return token
+
+    def list_tokens(self, *, tenant: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, tenant, uses_left, expires_ns, created_ns, note FROM enrollment_tokens"
+        sql += (" WHERE tenant = ?" if tenant else "") + " ORDER BY id"
+        with self._lock:
+            rows = self._conn.execute(sql, (tenant,) if tenant else ()).fetchall()
+        return [dict(r) for r in rows]
+
+    def enroll(
+        self,
+        token: str,
+        hostname: str,
+        *,
+        now_ns: int,
+        sign: Callable[[str, str], tuple[bytes, int]],
+    ) -> tuple[str, str, bytes]:
+        """Redeem ``token`` and create an agent; ``sign(agent_id, tenant)`` returns
+        (certificate PEM, not-after ns). Returns (agent_id, tenant, certificate PEM).
+
+        One transaction: a token is never used more often than allowed, even by
+        concurrent enrollments, and no agent exists without its certificate."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute(
+                    "SELECT id, tenant, uses_left, expires_ns FROM enrollment_tokens "
+                    "WHERE token_sha256 = ?",
+                    (_sha256(token),),
+                ).fetchone()
+                if row is None or row["uses_left"] <= 0 or row["expires_ns"] <= now_ns:
+                    raise StoreError("enrollment token is not valid (unknown, used up or expired)")
+                c.execute(
+                    "UPDATE enrollment_tokens SET uses_left = uses_left - 1 WHERE id = ?",
+                    (row["id"],),
+                )
+                agent_id = uuid.uuid4().hex
+                tenant = str(row["tenant"])
+                cert_pem, not_after_ns = sign(agent_id, tenant)
+                c.execute(
+                    "INSERT INTO agents (id, tenant, hostname, first_seen_ns, last_seen_ns) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (agent_id, tenant, hostname[:255] or agent_id, now_ns, now_ns),
+                )
+                self._record_certificate(c, agent_id, cert_pem, not_after_ns, now_ns)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return agent_id, tenant, cert_pem
+
+    def _record_certificate(
+        self, c: sqlite3.Connection, agent_id: str, cert_pem: bytes, not_after_ns: int, now_ns: int
+    ) -> None:
+        c.execute(
+            "INSERT INTO certificates (fingerprint, agent_id, not_after_ns, issued_ns) "
+            "VALUES (?, ?, ?, ?)",
+            (fingerprint(cert_pem), agent_id, not_after_ns, now_ns),
+        )
+
+    def record_certificate(
+        self, agent_id: str, cert_pem: bytes, not_after_ns: int, now_ns: int
+    ) -> None:
+        with self._lock:
+            self._record_certificate(self._conn, agent_id, cert_pem, not_after_ns, now_ns)
+
+    def agent(self, agent_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        return dict(row) if row else None
+
+    def is_revoked(self, agent_id: str, cert_fingerprint: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT (SELECT revoked_ns FROM agents WHERE id = ?) > 0 "
+                "OR EXISTS (SELECT 1 FROM revoked_certificates WHERE fingerprint = ?)",
+                (agent_id, cert_fingerprint),
+            ).fetchone()
+        return bool(row[0])
+
+    def revoke_agent(self, agent_id: str, *, reason: str, now_ns: int) -> int:
+        """Deny every certificate issued to the agent; returns how many."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                if (
+                    c.execute(
+                        "UPDATE agents SET revoked_ns = ? WHERE id = ?", (now_ns, agent_id)
+                    ).rowcount
+                    == 0
+                ):
+                    raise NotFound(f"no agent {agent_id}")
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO revoked_certificates "
+                    "(fingerprint, agent_id, revoked_ns, reason) "
+                    "SELECT fingerprint, agent_id, ?, ? FROM certificates WHERE agent_id = ?",
+                    (now_ns, reason, agent_id),
+                )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return cur.rowcount
+
+    def revoked_since(self, since_ns: int) -> list[str]:
+        """Agents revoked after ``since_ns`` (the collector closes their streams)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM agents WHERE revoked_ns > ?", (since_ns,)
+            ).fetchall()
+        return [r[0] for r in rows]
 
     # ------------------------------------------------------------------ ingest
 
