@@ -4,18 +4,20 @@ stream batches that are committed before they are acknowledged."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
 
 from collector.errors import CollectorError, StoreError
 from collector.pki import PKIError, PKIPaths, fingerprint, sign_agent_csr
-from collector.store.base import AgentInfo
+from collector.store.base import AgentInfo, CommitResult
 from collector.store.sqlite import SQLiteStore
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
@@ -28,6 +30,17 @@ _EVENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
 
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+GROUP_MAX_EVENTS = 20_000
+
+
+@dataclass(slots=True)
+class _Waiting:
+    agent: AgentInfo
+    sequence: int
+    events: list[pb.Event]
+    future: asyncio.Future[CommitResult]
 
 
 class _Refused(Exception):
@@ -60,6 +73,8 @@ class IngestService(pb_grpc.CollectorServicer):
         self.agent_cert_days = agent_cert_days
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exwatch-store")
         self._streams: dict[str, set[asyncio.Event]] = {}
+        self._waiting: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self._committer: asyncio.Task[None] | None = None
         self.batches_committed = 0
         self.events_committed = 0
 
@@ -67,8 +82,46 @@ class IngestService(pb_grpc.CollectorServicer):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, lambda: fn(*args, **kwargs))
 
-    def close(self) -> None:
+    async def start(self) -> None:
+        self._committer = asyncio.create_task(self._commit_loop())
+
+    async def aclose(self) -> None:
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
         self._writer.shutdown(wait=True)
+
+    async def _commit(self, agent: AgentInfo, batch: pb.EventBatch) -> CommitResult:
+        future: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
+        self._waiting.put_nowait(_Waiting(agent, batch.sequence, list(batch.events), future))
+        return await future
+
+    async def _commit_loop(self) -> None:
+        """Group commit: whatever batches are waiting when the writer is free go into one
+        transaction, so many small batches from many agents cost one COMMIT."""
+        while True:
+            group = [await self._waiting.get()]
+            size = len(group[0].events)
+            while size < GROUP_MAX_EVENTS and not self._waiting.empty():
+                group.append(self._waiting.get_nowait())
+                size += len(group[-1].events)
+            try:
+                results = await self._run(
+                    self.store.commit_batches,
+                    [(w.agent, w.sequence, w.events) for w in group],
+                    now_ns=time.time_ns(),
+                )
+            except Exception as exc:  # the whole transaction failed: every waiter hears it
+                log.exception("group commit of %d batches failed", len(group))
+                results = [StoreError(f"commit failed: {exc}")] * len(group)
+            for waiting, result in zip(group, results, strict=True):
+                if waiting.future.done():  # its stream went away; the agent resends on reconnect
+                    continue
+                if isinstance(result, Exception):
+                    waiting.future.set_exception(result)
+                else:
+                    waiting.future.set_result(result)
 
     def cut_off(self, agent_id: str) -> int:
         """Close every open stream of ``agent_id`` (after a revocation). Returns how many."""
@@ -202,13 +255,7 @@ class IngestService(pb_grpc.CollectorServicer):
         kind = message.WhichOneof("body")
         if kind == "batch":
             self._check_batch(message.batch)
-            result = await self._run(
-                self.store.commit_batch,
-                agent,
-                message.batch.sequence,
-                list(message.batch.events),
-                now_ns=time.time_ns(),
-            )
+            result = await self._commit(agent, message.batch)
             if not result.duplicate:
                 self.batches_committed += 1
                 self.events_committed += result.events_written
@@ -254,9 +301,7 @@ class IngestService(pb_grpc.CollectorServicer):
 
     # ------------------------------------------------------------------ Enroll
 
-    async def Enroll(
-        self, request: pb.EnrollRequest, context: Context
-    ) -> pb.EnrollResponse:
+    async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.EnrollResponse:
         if self.pki is None:
             await context.abort(
                 grpc.StatusCode.UNIMPLEMENTED,

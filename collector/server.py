@@ -56,7 +56,7 @@ class CollectorServer:
                     key="pki_dir",
                 )
         self.config = config
-        self.store = SQLiteStore(config.store_path)
+        self.store = SQLiteStore(config.store_path, background_checkpoints=True)
         self.ingest = IngestService(
             self.store,
             max_batch_events=config.max_batch_events,
@@ -106,6 +106,7 @@ class CollectorServer:
             )
             mode = f"mutual TLS; enrollment on port {self.enroll_port}"
         self.ingest.connect_port = port
+        await self.ingest.start()
         await server.start()
         self._server = server
         if self.pki is not None:
@@ -137,7 +138,7 @@ class CollectorServer:
                 await task
         if self._server is not None:
             await self._server.stop(grace=2)
-        self.ingest.close()
+        await self.ingest.aclose()
         self.store.close()
 
 

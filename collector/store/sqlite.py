@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -28,7 +29,11 @@ from collector.store.base import AgentInfo, CommitResult
 from collector.store.migrations import MIGRATIONS
 from protos import exwatch_pb2 as pb
 
+log = logging.getLogger("exwatch.collector.store")
+
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
+CHECKPOINT_SECONDS = 1.0
+WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -60,7 +65,9 @@ def _event_columns(event: pb.Event) -> tuple[str, str, str]:
 class SQLiteStore:
     """Store on one SQLite file. Safe to use from several threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
+        """``background_checkpoints``: the long-running server moves WAL checkpoints off
+        the commit path onto a thread of their own (they cost ingest a third otherwise)."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -72,6 +79,27 @@ class SQLiteStore:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         self._lock = threading.Lock()
         self._conn = self._connect()
+        self._checkpointer: threading.Thread | None = None
+        self._closing = threading.Event()
+        if background_checkpoints:
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="exwatch-store-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30)
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            while not self._closing.wait(CHECKPOINT_SECONDS):
+                # PASSIVE never blocks the writer; TRUNCATE (brief) keeps a busy WAL bounded.
+                big = wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES
+                conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if big else 'PASSIVE'})")
+        except sqlite3.Error as exc:
+            log.error("WAL checkpoints stopped: %s", exc)
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -293,71 +321,119 @@ class SQLiteStore:
     def commit_batch(
         self, agent: AgentInfo, sequence: int, events: Sequence[pb.Event], *, now_ns: int
     ) -> CommitResult:
+        result = self.commit_batches([(agent, sequence, events)], now_ns=now_ns)[0]
+        if isinstance(result, StoreError):
+            raise result
+        return result
+
+    def commit_batches(
+        self, batches: Sequence[tuple[AgentInfo, int, Sequence[pb.Event]]], *, now_ns: int
+    ) -> list[CommitResult | StoreError]:
+        """Commit several batches (of any agents) in one transaction: a group commit pays
+        for one COMMIT however many streams are waiting. A batch that fails is rolled back
+        alone and its error returned in its place."""
+        results: list[CommitResult | StoreError] = []
         with self._lock:
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                row = c.execute(
-                    "SELECT last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
-                ).fetchone()
-                if row is None:
-                    raise StoreError(f"unknown agent {agent.agent_id}")
-                if sequence <= row["last_sequence"]:
-                    c.execute("ROLLBACK")
-                    return CommitResult(True, 0, (), ())
-                written = self._insert_events(c, agent, events, now_ns)
-                opened, updated = self._apply_alerts(c, agent, written, now_ns)
-                c.execute(
-                    "UPDATE agents SET last_sequence = ?, last_seen_ns = ? WHERE id = ?",
-                    (sequence, now_ns, agent.agent_id),
-                )
+                for agent, sequence, events in batches:
+                    c.execute("SAVEPOINT batch")
+                    try:
+                        results.append(self._commit_one(c, agent, sequence, events, now_ns))
+                    except StoreError as exc:
+                        c.execute("ROLLBACK TO batch")
+                        results.append(exc)
+                    c.execute("RELEASE batch")
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-        return CommitResult(False, len(written), tuple(opened), tuple(updated))
+        return results
+
+    def _commit_one(
+        self,
+        c: sqlite3.Connection,
+        agent: AgentInfo,
+        sequence: int,
+        events: Sequence[pb.Event],
+        now_ns: int,
+    ) -> CommitResult:
+        row = c.execute(
+            "SELECT last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"unknown agent {agent.agent_id}")
+        if sequence <= row["last_sequence"]:
+            return CommitResult(True, 0, (), ())
+        written, linked = self._insert_events(c, agent, events, now_ns)
+        opened, updated = self._apply_alerts(c, agent, linked, now_ns)
+        c.execute(
+            "UPDATE agents SET last_sequence = ?, last_seen_ns = ? WHERE id = ?",
+            (sequence, now_ns, agent.agent_id),
+        )
+        return CommitResult(False, written, tuple(opened), tuple(updated))
+
+    _INSERT_EVENT = """INSERT OR IGNORE INTO events (uid, agent_id, tenant, kind, host_time_ns,
+        received_ns, severity, retro, subject, summary, payload)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
     def _insert_events(
         self, c: sqlite3.Connection, agent: AgentInfo, events: Sequence[pb.Event], now_ns: int
-    ) -> list[tuple[int, pb.Event]]:
-        """Insert events not seen before (by id); return (rowid, event) for those written."""
-        written: list[tuple[int, pb.Event]] = []
+    ) -> tuple[int, list[tuple[int, pb.Event, list[AlertCandidate]]]]:
+        """Insert events not seen before (by id). Returns how many were written, and the
+        (rowid, event, candidates) of those written that feed alerts.
+
+        Most events feed no alert: they go in one executemany (the hot path); the few that
+        do are inserted one by one for their rowid, which the alert's evidence links to."""
+        plain = []
+        alerting: list[tuple[pb.Event, list[AlertCandidate]]] = []
         for event in events:
-            kind, subject, summary = _event_columns(event)
-            severity = max((m.severity for m in event.matches), default=0)
-            cur = c.execute(
-                """INSERT OR IGNORE INTO events (uid, agent_id, tenant, kind, host_time_ns,
-                     received_ns, severity, retro, subject, summary, payload)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    event.id,
-                    agent.agent_id,
-                    agent.tenant,
-                    kind,
-                    event.host_time_ns,
-                    now_ns,
-                    severity,
-                    int(event.retro),
-                    subject,
-                    summary,
-                    event.SerializeToString(),
-                ),
-            )
+            cands = candidates_for(agent.tenant, agent.agent_id, agent.hostname, event)
+            if cands:
+                alerting.append((event, cands))
+            else:
+                plain.append(self._event_row(agent, event, now_ns))
+        before = c.total_changes
+        c.executemany(self._INSERT_EVENT, plain)
+        written = c.total_changes - before
+        linked = []
+        for event, cands in alerting:
+            cur = c.execute(self._INSERT_EVENT, self._event_row(agent, event, now_ns))
             if cur.rowcount == 1 and cur.lastrowid is not None:
-                written.append((cur.lastrowid, event))
-        return written
+                written += 1
+                linked.append((cur.lastrowid, event, cands))
+        return written, linked
+
+    @staticmethod
+    def _event_row(agent: AgentInfo, event: pb.Event, now_ns: int) -> tuple[Any, ...]:
+        kind, subject, summary = _event_columns(event)
+        severity = max((m.severity for m in event.matches), default=0)
+        return (
+            event.id,
+            agent.agent_id,
+            agent.tenant,
+            kind,
+            event.host_time_ns,
+            now_ns,
+            severity,
+            int(event.retro),
+            subject,
+            summary,
+            event.SerializeToString(),
+        )
 
     def _apply_alerts(
         self,
         c: sqlite3.Connection,
         agent: AgentInfo,
-        written: list[tuple[int, pb.Event]],
+        linked: list[tuple[int, pb.Event, list[AlertCandidate]]],
         now_ns: int,
     ) -> tuple[list[int], list[int]]:
         opened: list[int] = []
         updated: list[int] = []
-        for rowid, event in written:
-            for cand in candidates_for(agent.tenant, agent.agent_id, agent.hostname, event):
+        for rowid, event, cands in linked:
+            for cand in cands:
                 alert_id, is_new = self._upsert_alert(
                     c, agent, cand, event.host_time_ns or now_ns, now_ns
                 )
@@ -515,6 +591,9 @@ class SQLiteStore:
             return self._alert_dict(row)
 
     def close(self) -> None:
+        self._closing.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._lock:
             self._conn.close()
 
