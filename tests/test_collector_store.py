@@ -119,3 +119,50 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open store"):
         SQLiteStore(bad)
+
+
+def test_mass_change_folds_into_one_alert_but_malicious_files_stand_out(store: SQLiteStore) -> None:
+    root = r"C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\owa\auth"
+    events = []
+    for i in range(200):
+        e = page(f"m{i}", rf"{root}\{i}.aspx", t=10**12 + i)
+        e.file.root = root
+        events.append(e)
+    shell = page("shell", rf"{root}\zz.aspx", t=10**12 + 500)
+    shell.file.root = root
+    shell.file.verdict = pb.VERDICT_MALICIOUS
+    shell.matches.add(rule_id="y-chopper", title="China Chopper", severity=pb.SEVERITY_CRITICAL)
+    store.commit_batch(A, 1, [*events, shell], now_ns=10**12)
+    alerts = store.list_alerts()
+    rules = sorted(a["rule"] for a in alerts)
+    assert rules.count("exwatch.webroot.page_written") == 5
+    assert rules.count("exwatch.webroot.mass_change") == 1
+    assert rules.count("exwatch.file.bad_content") == 1  # the shell is not hidden in the crowd
+    mass = next(a for a in alerts if a["rule"] == "exwatch.webroot.mass_change")
+    assert mass["event_count"] == 195
+    assert mass["details"]["root"] == root
+
+
+def test_sensor_health_alerts(store: SQLiteStore) -> None:
+    shed = pb.Event(
+        id="s1",
+        host_time_ns=1,
+        sensor=pb.SensorEvent(
+            sensor="spool", kind="events_shed", count=40, state=pb.SENSOR_STATE_DEGRADED
+        ),
+    )
+    base = pb.Event(
+        id="s2", host_time_ns=1, sensor=pb.SensorEvent(sensor="webroot", kind="baseline")
+    )
+    again = pb.Event(
+        id="s3",
+        host_time_ns=2,
+        sensor=pb.SensorEvent(
+            sensor="spool", kind="events_shed", count=10, state=pb.SENSOR_STATE_DEGRADED
+        ),
+    )
+    store.commit_batch(A, 1, [shed, base, again], now_ns=1)
+    [alert] = store.list_alerts()
+    assert alert["rule"] == "exwatch.sensor.events_shed"
+    assert alert["severity"] == "high"
+    assert alert["event_count"] == 2

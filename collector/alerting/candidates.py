@@ -37,6 +37,10 @@ PAGE_EXTENSIONS = frozenset(
     }
 )
 
+PAGE_RULE = "exwatch.webroot.page_written"
+BAD_CONTENT_RULE = "exwatch.file.bad_content"
+MASS_CHANGE_RULE = "exwatch.webroot.mass_change"
+
 SEVERITY_NAMES = {
     pb.SEVERITY_INFORMATIONAL: "informational",
     pb.SEVERITY_LOW: "low",
@@ -57,6 +61,20 @@ class AlertCandidate:
     severity: int  # wire Severity value
     tags: tuple[str, ...] = ()
     details: dict[str, str] = field(default_factory=dict)
+
+
+def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate) -> AlertCandidate:
+    """The one alert that a burst of page writes in a root folds into (a deployment, a
+    patch day, or a mass drop): many pages, one page of the on-call phone."""
+    root = page.details.get("root", "")
+    return AlertCandidate(
+        fingerprint=_fingerprint(tenant, agent_id, "mass", root.lower()),
+        rule=MASS_CHANGE_RULE,
+        title=f"Many pages written in web root on {hostname}: {root}",
+        severity=page.severity,
+        tags=page.tags,
+        details={"root": root},
+    )
 
 
 def _fingerprint(*parts: str) -> str:
@@ -99,7 +117,7 @@ def _file_candidate(
     tags.update(t for m in event.matches for t in m.tags)
     return AlertCandidate(
         fingerprint=_fingerprint(tenant, agent_id, "file", f.path.lower()),
-        rule="exwatch.webroot.page_written" if is_page else "exwatch.file.bad_content",
+        rule=PAGE_RULE if is_page and f.verdict != pb.VERDICT_MALICIOUS else BAD_CONTENT_RULE,
         title=title,
         severity=severity,
         tags=tuple(sorted(tags)),
@@ -135,11 +153,43 @@ def _match_candidates(
     return out
 
 
+# What a sensor's own report means for the analyst: (severity, title). Kinds not listed
+# (baseline, watch_restored, changed_while_stopped...) are informational only.
+SENSOR_ALERTS = {
+    "events_shed": (pb.SEVERITY_HIGH, "Agent dropped events: its spool was full"),
+    "watch_lost": (pb.SEVERITY_HIGH, "A watched folder is no longer watched"),
+    "missed_changes": (pb.SEVERITY_MEDIUM, "File changes the OS never reported (found by rescan)"),
+    "watch_failed": (pb.SEVERITY_HIGH, "A folder cannot be watched"),
+    "source_failed": (pb.SEVERITY_HIGH, "A sensor stopped working"),
+}
+
+
+def _sensor_candidate(
+    tenant: str, agent_id: str, hostname: str, event: pb.Event
+) -> AlertCandidate | None:
+    s = event.sensor
+    known = SENSOR_ALERTS.get(s.kind)
+    if known is None:
+        return None
+    severity, title = known
+    return AlertCandidate(
+        fingerprint=_fingerprint(tenant, agent_id, "sensor", s.sensor, s.kind),
+        rule=f"exwatch.sensor.{s.kind}",
+        title=f"{title} on {hostname} ({s.sensor})",
+        severity=severity,
+        tags=("exwatch.sensor-health",),
+        details={"sensor": s.sensor, "detail": s.detail[:500], "count": str(s.count)},
+    )
+
+
 def candidates_for(
     tenant: str, agent_id: str, hostname: str, event: pb.Event
 ) -> list[AlertCandidate]:
     """Every alert this one event opens or feeds."""
     if event.HasField("file"):
         candidate = _file_candidate(tenant, agent_id, hostname, event)
+        return [candidate] if candidate else []
+    if event.HasField("sensor"):
+        candidate = _sensor_candidate(tenant, agent_id, hostname, event)
         return [candidate] if candidate else []
     return _match_candidates(tenant, agent_id, hostname, event)

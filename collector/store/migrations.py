@@ -116,3 +116,15 @@ def m002_enrollment(db: Database) -> None:
         ALTER TABLE agents ADD COLUMN revoked_ns INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+@MIGRATIONS()
+def m003_alert_agent(db: Database) -> None:
+    # Host-scoped alerts name their agent (for mass-change grouping and host pages);
+    # fleet-wide ones leave it empty.
+    db.executescript(
+        """
+        ALTER TABLE alerts ADD COLUMN agent_id TEXT NOT NULL DEFAULT '';
+        CREATE INDEX alerts_agent_rule ON alerts (agent_id, rule, created_ns);
+        """
+    )

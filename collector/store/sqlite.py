@@ -22,7 +22,13 @@ from typing import Any
 
 import sqlite_utils
 
-from collector.alerting.candidates import SEVERITY_NAMES, AlertCandidate, candidates_for
+from collector.alerting.candidates import (
+    PAGE_RULE,
+    SEVERITY_NAMES,
+    AlertCandidate,
+    candidates_for,
+    mass_change,
+)
 from collector.errors import NotFound, StoreError
 from collector.pki import fingerprint
 from collector.store.base import AgentInfo, CommitResult
@@ -33,6 +39,9 @@ log = logging.getLogger("exwatch.collector.store")
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 CHECKPOINT_SECONDS = 1.0
+# More new pages than this in one root within the window fold into one mass-change alert.
+MASS_CHANGE_PAGES = 5
+MASS_CHANGE_WINDOW_NS = 120 * 10**9
 WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -444,6 +453,30 @@ class SQLiteStore:
                 (opened if is_new else updated).append(alert_id)
         return opened, [a for a in dict.fromkeys(updated) if a not in opened]
 
+    @staticmethod
+    def _open_alert(c: sqlite3.Connection, tenant: str, fingerprint: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = c.execute(
+            "SELECT id, severity, tags, hosts FROM alerts WHERE tenant = ? AND fingerprint = ? "
+            "AND status != 'resolved'",
+            (tenant, fingerprint),
+        ).fetchone()
+        return row
+
+    def _is_mass_change(
+        self, c: sqlite3.Connection, agent: AgentInfo, page: AlertCandidate, now_ns: int
+    ) -> bool:
+        """A new page alert joins the root's mass-change alert when one is open, or when
+        this agent already opened MASS_CHANGE_PAGES page alerts in the root just now."""
+        grouped = mass_change(agent.tenant, agent.agent_id, agent.hostname, page)
+        if self._open_alert(c, agent.tenant, grouped.fingerprint) is not None:
+            return True
+        recent = c.execute(
+            "SELECT COUNT(*) FROM alerts WHERE agent_id = ? AND rule = ? AND created_ns > ? "
+            "AND json_extract(details, '$.root') = ?",
+            (agent.agent_id, PAGE_RULE, now_ns - MASS_CHANGE_WINDOW_NS, page.details.get("root")),
+        ).fetchone()[0]
+        return int(recent) >= MASS_CHANGE_PAGES
+
     def _upsert_alert(
         self,
         c: sqlite3.Connection,
@@ -452,17 +485,21 @@ class SQLiteStore:
         seen_ns: int,
         now_ns: int,
     ) -> tuple[int, bool]:
-        row = c.execute(
-            "SELECT id, severity, tags, hosts FROM alerts WHERE tenant = ? AND fingerprint = ? "
-            "AND status != 'resolved'",
-            (agent.tenant, cand.fingerprint),
-        ).fetchone()
+        row = self._open_alert(c, agent.tenant, cand.fingerprint)
+        if row is None and cand.rule == PAGE_RULE and self._is_mass_change(c, agent, cand, now_ns):
+            return self._upsert_alert(
+                c,
+                agent,
+                mass_change(agent.tenant, agent.agent_id, agent.hostname, cand),
+                seen_ns,
+                now_ns,
+            )
         if row is None:
             cur = c.execute(
                 """INSERT INTO alerts (tenant, fingerprint, rule, title, severity, status, tags,
                      hosts, details, first_seen_ns, last_seen_ns, event_count, created_ns,
-                     updated_ns)
-                   VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 1, ?, ?)""",
+                     updated_ns, agent_id)
+                   VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
                 (
                     agent.tenant,
                     cand.fingerprint,
@@ -476,6 +513,7 @@ class SQLiteStore:
                     seen_ns,
                     now_ns,
                     now_ns,
+                    agent.agent_id,
                 ),
             )
             assert cur.lastrowid is not None
