@@ -13,6 +13,7 @@ import click
 
 from agent.config import AgentConfig, load_config, validate
 from agent.errors import AgentError
+from agent.hunt import hunt
 
 DATA_DIR_HELP = "Agent state folder (overrides the config)."
 
@@ -126,3 +127,6 @@ def enroll(
         f"enrolled as agent {result.agent_id} in tenant {result.tenant}; "
         f"streaming to {result.collector}"
     )
+
+
+main.add_command(hunt)

@@ -1,0 +1,260 @@
+"""The agent's Sigma rule set: load once, then match every log record and process event."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sigma.exceptions import SigmaError
+from sigma.modifiers import (
+    SigmaBase64Modifier,
+    SigmaBase64OffsetModifier,
+    SigmaUTF16BEModifier,
+    SigmaUTF16Modifier,
+    SigmaWideModifier,
+)
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+
+from agent.detection import Detection, Severity
+from agent.logrecord import LogRecord
+from agent.sigma.fieldmap import (
+    EVENT_CHANNELS,
+    EXCHANGE_SERVICES,
+    channel_for_logsource,
+    channels_for_source,
+    event_from_fields,
+    event_from_record,
+)
+from agent.sigma.loader import (
+    LoadedRule,
+    RuleError,
+    RuleProblem,
+    builtin_rules_dir,
+    load_rule_files,
+)
+from agent.sigma.matcher import Predicate, UnsupportedRule, compile_condition, normalize_folded
+from agent.sigma.prefilter import Clauses, clause_literal
+
+__all__ = ["CompiledRule", "SigmaRuleSet"]
+
+# Text logs hold no UTF-16: a rule that looks for raw UTF-16 can never fire here, so say so
+# instead. (UTF-16 then base64, as in PowerShell -EncodedCommand, is text and fine.)
+_TEXT_INCOMPATIBLE: dict[type[Any], str] = {
+    SigmaWideModifier: "wide",
+    SigmaUTF16BEModifier: "utf16be",
+    SigmaUTF16Modifier: "utf16",
+}
+_BASE64 = (SigmaBase64Modifier, SigmaBase64OffsetModifier)
+# A rule without ``level`` is still worth a look; medium is the Sigma convention's middle.
+_DEFAULT_SEVERITY = Severity.MEDIUM
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to evaluate: which channel it listens on, its test, and its result."""
+
+    detection: Detection
+    channel: str
+    predicate: Predicate
+    clauses: Clauses
+    file: Path
+    # Necessary condition on the normalised raw line (one literal per clause), or None.
+    quick: re.Pattern[str] | None = None
+
+
+def _items(detection: SigmaDetection) -> list[SigmaDetectionItem]:
+    out: list[SigmaDetectionItem] = []
+    for item in detection.detection_items:
+        if isinstance(item, SigmaDetection):
+            out += _items(item)
+        else:
+            out.append(item)
+    return out
+
+
+def _unsupported_modifier(rule: SigmaRule) -> str | None:
+    for detection in rule.detection.detections.values():
+        for item in _items(detection):
+            for pos, modifier in enumerate(item.modifiers):
+                name = _TEXT_INCOMPATIBLE.get(modifier)
+                if name and not any(m in _BASE64 for m in item.modifiers[pos + 1 :]):
+                    return f"modifier |{name} (raw UTF-16 text) cannot occur in text logs"
+    return None
+
+
+def _detection_for(rule: SigmaRule, file: Path) -> Detection:
+    rule_id = str(rule.id) if rule.id else (rule.name or file.stem)
+    level = rule.level.name if rule.level is not None else None
+    severity = Severity.parse(level) if level else _DEFAULT_SEVERITY
+    return Detection(
+        rule_id=rule_id,
+        title=rule.title,
+        severity=severity,
+        tags=tuple(str(tag) for tag in rule.tags),
+        engine="sigma",
+    )
+
+
+def compile_rule(loaded: LoadedRule) -> CompiledRule:
+    """Compile one parsed rule. Raises UnsupportedRule or SigmaError."""
+    rule = loaded.rule
+    logsource = rule.logsource
+    channel = channel_for_logsource(logsource.product, logsource.category, logsource.service)
+    if channel is None:
+        desc = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("product", logsource.product),
+                ("category", logsource.category),
+                ("service", logsource.service),
+            )
+            if v
+        )
+        raise UnsupportedRule(f"logsource ({desc or 'empty'}) is not one the agent observes")
+    reason = _unsupported_modifier(rule)
+    if reason:
+        raise UnsupportedRule(reason)
+    trees: list[Any] = [cond.parsed for cond in rule.detection.parsed_condition]
+    predicate, clauses = compile_condition(trees)
+    quick = None
+    if clauses is not None and channel != "msexchange-management":
+        literals = sorted({clause_literal(c) for c in clauses}, key=len, reverse=True)
+        quick = re.compile("|".join(re.escape(lit) for lit in literals))
+    return CompiledRule(
+        _detection_for(rule, loaded.file), channel, predicate, clauses, loaded.file, quick
+    )
+
+
+class SigmaRuleSet:
+    """Compiled Sigma rules grouped by channel. Immutable; build a new one to change rules."""
+
+    def __init__(
+        self, rules: Sequence[CompiledRule], *, version: str, problems: Sequence[RuleProblem] = ()
+    ) -> None:
+        self.rules: tuple[CompiledRule, ...] = tuple(rules)
+        self.version = version
+        self.problems: tuple[RuleProblem, ...] = tuple(problems)
+        by_channel: dict[str, list[CompiledRule]] = {}
+        for rule in self.rules:
+            by_channel.setdefault(rule.channel, []).append(rule)
+        self._by_channel = {k: tuple(v) for k, v in by_channel.items()}
+        self._clauses: dict[str, Clauses] = {}
+
+    @classmethod
+    def load(
+        cls, paths: Sequence[Path], *, builtin: bool = True, collect_errors: bool = False
+    ) -> SigmaRuleSet:
+        """The built-in rules (unless ``builtin=False``) plus every rule file under ``paths``.
+
+        A broken rule raises :class:`RuleError` naming its file and rule, unless
+        ``collect_errors``: then it is skipped and listed in :attr:`problems`. Rules that are
+        valid but unsupported (logsource, modifier) are always skipped and listed.
+        """
+        all_paths = ([builtin_rules_dir()] if builtin else []) + list(paths)
+        loaded, problems, version = load_rule_files(all_paths, collect_errors=collect_errors)
+        compiled: list[CompiledRule] = []
+        seen: dict[str, Path] = {}
+        for item in loaded:
+            rid = str(item.rule.id) if item.rule.id else None
+            try:
+                rule = compile_rule(item)
+            except UnsupportedRule as exc:
+                problems.append(
+                    RuleProblem(str(item.file), rid, item.rule.title, "unsupported", exc.reason)
+                )
+                continue
+            except SigmaError as exc:
+                reason = f"invalid Sigma: {exc.args[0] if exc.args else exc}"
+                if not collect_errors:
+                    raise RuleError(reason, file=str(item.file), rule_id=rid) from exc
+                problems.append(RuleProblem(str(item.file), rid, item.rule.title, "error", reason))
+                continue
+            first = seen.get(rule.detection.rule_id)
+            if first is not None:
+                # The same rule twice (a user folder repeating a built-in) would alert twice.
+                problems.append(
+                    RuleProblem(
+                        str(item.file),
+                        rid,
+                        item.rule.title,
+                        "unsupported",
+                        f"duplicate rule id, already loaded from {first}",
+                    )
+                )
+                continue
+            seen[rule.detection.rule_id] = item.file
+            compiled.append(rule)
+        return cls(compiled, version=version, problems=problems)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, record: LogRecord) -> list[Detection]:
+        """Every rule that matches one log record (webserver rules see IIS and HttpProxy)."""
+        found: list[Detection] = []
+        line: str | None = None
+        for channel in channels_for_source(record.source):
+            rules = self._by_channel.get(channel)
+            if not rules:
+                continue
+            event = event_from_record(record, channel)
+            for rule in rules:
+                if rule.quick is not None and record.raw:
+                    # The literals every match needs: a few substring tests spare the full
+                    # evaluation of most rules on most records.
+                    if line is None:
+                        line = normalize_folded(record.raw)
+                    if rule.quick.search(line) is None:
+                        continue
+                if rule.predicate(event):
+                    found.append(rule.detection)
+        return found
+
+    def match_event(self, logsource: str, fields: Mapping[str, str]) -> list[Detection]:
+        """Every rule of ``logsource`` (a channel name such as ``process_creation`` or
+        ``msexchange-management``) that matches an event given as field -> value."""
+        channel = logsource.casefold()
+        if channel not in EVENT_CHANNELS and channel not in EXCHANGE_SERVICES:
+            raise ValueError(f"unknown logsource {logsource!r}")
+        rules = self._by_channel.get(channel)
+        if not rules:
+            return []
+        event = event_from_fields(channel, fields)
+        return [r.detection for r in rules if r.predicate(event)]
+
+    def clauses(self, source: str) -> Clauses:
+        """Prefilter for lines of ``source``: a line that can match satisfies at least one clause
+        (contains every literal of it) after :func:`agent.sigma.matcher.normalize_folded`.
+
+        None: no safe prefilter, every line is a candidate. Empty: no rule applies to ``source``.
+        """
+        if source not in self._clauses:
+            out: list[frozenset[str]] = []
+            result: Clauses = None
+            for channel in channels_for_source(source):
+                for rule in self._by_channel.get(channel, ()):
+                    # msexchange-management rules read text we compose from several columns
+                    # ("Cmdlet X, parameters Y"), which the raw line does not contain as such.
+                    if rule.clauses is None or channel == "msexchange-management":
+                        break
+                    out += rule.clauses
+                else:
+                    continue
+                break
+            else:
+                result = tuple(dict.fromkeys(out))
+            self._clauses[source] = result
+        return self._clauses[source]
+
+    def literals(self, source: str) -> frozenset[str] | None:
+        """Case-folded literals, at least one of which occurs in any line of ``source`` that can
+        match, after :func:`agent.sigma.matcher.normalize_folded`. None: no safe prefilter.
+        (The most selective literal of each of :meth:`clauses`.)
+        """
+        clauses = self.clauses(source)
+        if clauses is None:
+            return None
+        return frozenset(clause_literal(c) for c in clauses)
