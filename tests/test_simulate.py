@@ -58,4 +58,5 @@ def test_cli_prints_steps_and_files(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "- Autodiscover SSRF" in result.output
     assert "shell-pst.aspx" in result.output
-    assert (tmp_path / "inetpub/wwwroot/aspnet_client/shell-pst.aspx").read_bytes().startswith(b"!BDN")
+    shell = tmp_path / "inetpub/wwwroot/aspnet_client/shell-pst.aspx"
+    assert shell.read_bytes().startswith(b"!BDN")
