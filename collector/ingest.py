@@ -242,11 +242,16 @@ class IngestService(pb_grpc.CollectorServicer):
         """The next message, unless the agent is revoked first."""
         read = asyncio.ensure_future(anext(messages, None))
         cut = asyncio.ensure_future(revoked.wait())
-        done, _ = await asyncio.wait({read, cut}, return_when=asyncio.FIRST_COMPLETED)
-        if cut in done:
-            read.cancel()
+        try:
+            done, _ = await asyncio.wait({read, cut}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the stream itself is cancelled: leave no task behind
+            cut.cancel()
+            if not read.done():
+                read.cancel()
+        if cut in done and not read.done():
             raise _Refused(grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed")
-        cut.cancel()
+        if read.cancelled():
+            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed")
         return read.result()
 
     async def _handle(
