@@ -14,6 +14,7 @@ import click
 from agent.config import AgentConfig, load_config, validate
 from agent.errors import AgentError
 from agent.hunt import hunt
+from agent.scan import scan
 from agent.simulate import simulate_command
 
 DATA_DIR_HELP = "Agent state folder (overrides the config)."
@@ -131,4 +132,5 @@ def enroll(
 
 
 main.add_command(hunt)
+main.add_command(scan)
 main.add_command(simulate_command)

@@ -57,6 +57,17 @@ class WebRootsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentSection:
+    # Judge every new or changed file in a web root (YARA and hash lists).
+    enabled: bool = True
+    # Folders of extra YARA rules (signature-base style), added to the built-in ones.
+    rules: tuple[Path, ...] = ()
+    # YARA sees at most this many leading bytes of a file (the whole file is hashed).
+    max_scan_bytes: int = 16 * 1024 * 1024
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class SpoolSection:
     max_bytes: int = 256 * 1024 * 1024
     batch_max_events: int = 500
@@ -70,6 +81,7 @@ class AgentConfig:
     collector: CollectorSection = field(default_factory=CollectorSection)
     host: HostSection = field(default_factory=HostSection)
     webroots: WebRootsSection = field(default_factory=WebRootsSection)
+    content: ContentSection = field(default_factory=ContentSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     data_dir: Path = Path("var/agent")
     heartbeat_seconds: float = 30.0

@@ -11,9 +11,10 @@ import psutil
 
 from agent import identity
 from agent.config import AgentConfig
+from agent.content import ContentScanner
 from agent.errors import ConfigError
 from agent.layout import watched_roots
-from agent.sources.webroot import WebRootMonitor
+from agent.sources.webroot import Analyzer, WebRootMonitor, hash_only, scanning_analyzer
 from agent.spool import Spool
 from agent.state import StateDB
 from agent.transport import Identity, Transport
@@ -51,6 +52,7 @@ class Agent:
             rescan_seconds=ws.rescan_seconds,
             max_hash_bytes=ws.max_hash_bytes,
             ignore_extensions=ws.ignore_extensions,
+            analyzer=self._analyzer(config),
         )
         self.transport = Transport(
             address,
@@ -67,6 +69,19 @@ class Agent:
         self._process = psutil.Process()
         self._process.cpu_percent()  # first call primes the counter
         self._started = time.monotonic()
+
+    @staticmethod
+    def _analyzer(config: AgentConfig) -> Analyzer:
+        cs = config.content
+        if not cs.enabled:
+            return hash_only
+        scanner = ContentScanner.load(
+            cs.rules, max_bytes=cs.max_scan_bytes, timeout_s=cs.timeout_seconds
+        )
+        for problem in scanner.problems:
+            log.warning("YARA rule skipped: %s", problem)
+        log.info("content scanning with rules %s", scanner.version)
+        return scanning_analyzer(scanner)
 
     def _demo_agent_id(self) -> str:
         """Without enrollment (loopback demo) the agent names itself, once."""

@@ -587,6 +587,7 @@ class FileEvent(_message.Message):
     VERDICT_FIELD_NUMBER: _builtins.int
     FOUND_BY_RESCAN_FIELD_NUMBER: _builtins.int
     ROOT_KIND_FIELD_NUMBER: _builtins.int
+    BURST_FIELD_NUMBER: _builtins.int
     action: Global___FileAction.ValueType
     path: _builtins.str
     """host path as the host spells it"""
@@ -605,6 +606,10 @@ class FileEvent(_message.Message):
     """Found by the periodic snapshot diff rather than reported live by the OS."""
     root_kind: _builtins.str
     """webroot | staging | config"""
+    burst: _builtins.int
+    """How many files in the same root settled together with this one (a deployment or a
+    mass drop): lets the collector group a burst into one alert from its first event.
+    """
     def __init__(
         self,
         *,
@@ -619,10 +624,11 @@ class FileEvent(_message.Message):
         verdict: Global___Verdict.ValueType = ...,
         found_by_rescan: _builtins.bool = ...,
         root_kind: _builtins.str = ...,
+        burst: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "found_by_rescan", b"found_by_rescan", "mtime_ns", b"mtime_ns", "old_path", b"old_path", "old_sha256", b"old_sha256", "path", b"path", "root", b"root", "root_kind", b"root_kind", "sha256", b"sha256", "size", b"size", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "burst", b"burst", "found_by_rescan", b"found_by_rescan", "mtime_ns", b"mtime_ns", "old_path", b"old_path", "old_sha256", b"old_sha256", "path", b"path", "root", b"root", "root_kind", b"root_kind", "sha256", b"sha256", "size", b"size", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -53,10 +53,14 @@ def test_malicious_verdict_is_critical_even_for_non_page() -> None:
     assert "JScript eval" in cand.title
 
 
-def test_log_detection_alerts_only_from_high() -> None:
+def test_log_detections_are_incident_evidence_medium_only_joins() -> None:
     event = pb.Event(id="e", log=pb.LogRecordEvent(source="iis", file="u_ex.log", line=3))
-    event.matches.add(rule_id="r-medium", title="failed probe", severity=pb.SEVERITY_MEDIUM)
+    event.matches.add(rule_id="r-low", title="noise", severity=pb.SEVERITY_LOW)
     assert candidates_for("t", "a", "h", event) == []
+    event.matches.add(rule_id="r-medium", title="failed probe", severity=pb.SEVERITY_MEDIUM)
+    [medium] = candidates_for("t", "a", "h", event)
+    assert medium.incident
+    assert not medium.opens
     event.matches.add(
         rule_id="r-crit",
         title="ProxyShell success",
@@ -64,5 +68,29 @@ def test_log_detection_alerts_only_from_high() -> None:
         tags=["cve.2021-34473"],
     )
     [cand] = candidates_for("t", "a", "h", event)
+    assert cand.opens
     assert cand.rule == "r-crit"
+    assert cand.severity == pb.SEVERITY_CRITICAL
     assert cand.tags == ("cve.2021-34473",)
+    assert cand.details["rules"] == "r-low,r-medium,r-crit"
+
+
+def test_burst_of_clean_pages_is_a_low_mass_change() -> None:
+    event = file_event(r"C:\x\owa\auth\15.2.1\a.aspx", burst=500, root=r"C:\x\owa\auth")
+    [cand] = candidates_for("t", "a", "h", event)
+    assert cand.rule == "exwatch.webroot.mass_change"
+    assert cand.severity == pb.SEVERITY_LOW
+    assert not cand.incident
+    event.file.verdict = pb.VERDICT_MALICIOUS  # a shell inside the burst still stands out
+    [bad] = candidates_for("t", "a", "h", event)
+    assert bad.incident
+    assert bad.severity == pb.SEVERITY_CRITICAL
+
+
+def test_sensor_events() -> None:
+    shed = pb.Event(id="s", sensor=pb.SensorEvent(sensor="spool", kind="events_shed", count=3))
+    [cand] = candidates_for("t", "a", "h", shed)
+    assert cand.rule == "exwatch.sensor.events_shed"
+    assert not cand.incident
+    base = pb.Event(id="b", sensor=pb.SensorEvent(sensor="webroot", kind="baseline"))
+    assert candidates_for("t", "a", "h", base) == []

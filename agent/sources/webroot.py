@@ -17,6 +17,7 @@ import os
 import stat
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
+from agent.content import ContentScanner, Verdict
 from agent.detection import Detection
 from agent.events import new_event, sensor_event
 from agent.inventory import FileState, Inventory
@@ -62,6 +64,29 @@ Analyzer = Callable[[Path, int], Analysis]
 def hash_only(path: Path, max_bytes: int) -> Analysis:
     """The analyser used when no content scanner is configured: SHA-256 only."""
     return Analysis(sha256=sha256_file(path, max_bytes))
+
+
+_VERDICTS: dict[Verdict, pb.Verdict.ValueType] = {
+    Verdict.CLEAN: pb.VERDICT_CLEAN,
+    Verdict.SUSPICIOUS: pb.VERDICT_SUSPICIOUS,
+    Verdict.MALICIOUS: pb.VERDICT_MALICIOUS,
+    Verdict.UNSCANNED: pb.VERDICT_UNSPECIFIED,
+}
+
+
+def scanning_analyzer(scanner: ContentScanner) -> Analyzer:
+    """Hash and judge the content (YARA, hash lists); files over the hash cap are only
+    reported, as with ``hash_only``."""
+
+    def analyze(path: Path, max_bytes: int) -> Analysis:
+        if path.stat().st_size > max_bytes:
+            return Analysis(sha256="")
+        result = scanner.scan_file(path)
+        if result.error:
+            log.warning("content scan of %s: %s", path, result.error)
+        return Analysis(result.sha256, _VERDICTS[result.verdict], result.detections)
+
+    return analyze
 
 
 def sha256_file(path: Path, max_bytes: int) -> str:
@@ -295,6 +320,8 @@ class WebRootMonitor:
                 for p, e in self._pending.items()
                 if e.closed or now - e.last_event >= self.settle
             ]
+            # How many paths of each root are changing together right now.
+            burst = Counter(rw.key for rw in map(self._root_of, self._pending) if rw)
         for path, entry in due:
             if self._stop.is_set():
                 return
@@ -303,7 +330,13 @@ class WebRootMonitor:
             with self._wake:
                 if self._pending.get(path) is entry:
                     del self._pending[path]
-            self._report(path, moved_from=entry.moved_from, by_rescan=False)
+            rw = self._root_of(path)
+            self._report(
+                path,
+                moved_from=entry.moved_from,
+                by_rescan=False,
+                burst=burst[rw.key] if rw else 1,
+            )
 
     def _settled(self, path: str, entry: _Pending) -> bool:
         """Size and mtime unchanged since the last look (a close-after-write counts as settled)."""
@@ -339,7 +372,9 @@ class WebRootMonitor:
                 best = rw
         return best
 
-    def _report(self, path: str, *, moved_from: str | None, by_rescan: bool) -> bool:
+    def _report(
+        self, path: str, *, moved_from: str | None, by_rescan: bool, burst: int = 1
+    ) -> bool:
         """Compare ``path`` with the inventory; commit an event and the new state. True if
         something was reported."""
         rw = self._root_of(path)
@@ -401,6 +436,7 @@ class WebRootMonitor:
             by_rescan=by_rescan,
             analysis=analysis,
             old_path=moved_from if moved_from and action == pb.FILE_ACTION_MOVED else "",
+            burst=burst,
         )
         return self._commit(rw, path, new, event, moved_from=moved_from if origin else None)
 
@@ -438,19 +474,19 @@ class WebRootMonitor:
             if startup and not recorded:
                 self._baseline(rw)
                 continue
-            found = 0
+            changed: list[str] = []
             seen: set[str] = set()
             for path, st in _walk(rw.root.path):
                 seen.add(path)
                 old = recorded.get(path)
-                if old is not None and (old.size, old.mtime_ns) == (st.st_size, st.st_mtime_ns):
-                    continue
-                if self._is_pending(path):
-                    continue
-                found += self._report(path, moved_from=None, by_rescan=True)
-            for path in recorded.keys() - seen:
-                if not self._is_pending(path):
-                    found += self._report(path, moved_from=None, by_rescan=True)
+                if old is None or (old.size, old.mtime_ns) != (st.st_size, st.st_mtime_ns):
+                    changed.append(path)
+            changed += recorded.keys() - seen
+            changed = [p for p in changed if not self._is_pending(p)]
+            found = sum(
+                self._report(path, moved_from=None, by_rescan=True, burst=len(changed))
+                for path in changed
+            )
             if found:
                 self.missed_by_os += 0 if startup else found
                 kind = "changed_while_stopped" if startup else "missed_changes"
@@ -533,9 +569,11 @@ def _file_event(
     by_rescan: bool,
     analysis: Analysis | None = None,
     old_path: str = "",
+    burst: int = 1,
 ) -> pb.Event:
     event = new_event(matches=analysis.detections if analysis else ())
     f = event.file
+    f.burst = burst
     f.action = action
     f.path = path
     f.old_path = old_path

@@ -40,6 +40,10 @@ PAGE_EXTENSIONS = frozenset(
 PAGE_RULE = "exwatch.webroot.page_written"
 BAD_CONTENT_RULE = "exwatch.file.bad_content"
 MASS_CHANGE_RULE = "exwatch.webroot.mass_change"
+INCIDENT_RULE = "exwatch.incident"
+# A burst of at least this many files settling together in one root is a deployment (or a
+# mass drop): one low-severity alert, unless content scanning finds something bad.
+MASS_CHANGE_FILES = 20
 
 SEVERITY_NAMES = {
     pb.SEVERITY_INFORMATIONAL: "informational",
@@ -61,6 +65,10 @@ class AlertCandidate:
     severity: int  # wire Severity value
     tags: tuple[str, ...] = ()
     details: dict[str, str] = field(default_factory=dict)
+    # Evidence of compromise: joins the host's open incident instead of standing alone.
+    incident: bool = False
+    # False: only joins an open incident (a failed attempt is evidence, not a page).
+    opens: bool = True
 
 
 def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate) -> AlertCandidate:
@@ -71,8 +79,8 @@ def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate)
         fingerprint=_fingerprint(tenant, agent_id, "mass", root.lower()),
         rule=MASS_CHANGE_RULE,
         title=f"Many pages written in web root on {hostname}: {root}",
-        severity=page.severity,
-        tags=page.tags,
+        severity=pb.SEVERITY_LOW,
+        tags=(),
         details={"root": root},
     )
 
@@ -91,7 +99,8 @@ def _extension(path: str) -> str:
 def _file_candidate(
     tenant: str, agent_id: str, hostname: str, event: pb.Event
 ) -> AlertCandidate | None:
-    """One alert per written file: a new page in a web root, or content the host judged bad."""
+    """A new or changed page in a web root, or content the host judged bad: evidence of a
+    compromise. A burst of clean pages is a deployment: one mass-change alert instead."""
     f = event.file
     if f.action == pb.FILE_ACTION_DELETED:
         return None
@@ -100,11 +109,8 @@ def _file_candidate(
         pb.VERDICT_MALICIOUS: pb.SEVERITY_CRITICAL,
         pb.VERDICT_SUSPICIOUS: pb.SEVERITY_HIGH,
     }
-    severity = max(
-        [pb.SEVERITY_HIGH if is_page else 0, verdict_severity.get(f.verdict, 0)]
-        + [m.severity for m in event.matches]
-    )
-    if severity < pb.SEVERITY_HIGH:
+    bad = max([verdict_severity.get(f.verdict, 0)] + [m.severity for m in event.matches])
+    if bad < pb.SEVERITY_HIGH and not is_page:
         return None
     action = {pb.FILE_ACTION_CREATED: "New", pb.FILE_ACTION_MOVED: "Renamed"}.get(
         f.action, "Changed"
@@ -115,11 +121,11 @@ def _file_candidate(
         title = f"{top.title} on {hostname}: {f.path}"
     tags = {"attack.persistence", "attack.t1505.003"} if is_page else set()
     tags.update(t for m in event.matches for t in m.tags)
-    return AlertCandidate(
+    candidate = AlertCandidate(
         fingerprint=_fingerprint(tenant, agent_id, "file", f.path.lower()),
-        rule=PAGE_RULE if is_page and f.verdict != pb.VERDICT_MALICIOUS else BAD_CONTENT_RULE,
+        rule=PAGE_RULE if bad < pb.SEVERITY_HIGH else BAD_CONTENT_RULE,
         title=title,
-        severity=severity,
+        severity=max(bad, pb.SEVERITY_HIGH),
         tags=tuple(sorted(tags)),
         details={
             "path": f.path,
@@ -127,30 +133,37 @@ def _file_candidate(
             "root": f.root,
             "rules": ",".join(m.rule_id for m in event.matches),
         },
+        incident=True,
     )
+    if bad < pb.SEVERITY_HIGH and f.burst >= MASS_CHANGE_FILES:
+        return mass_change(tenant, agent_id, hostname, candidate)
+    return candidate
 
 
 def _match_candidates(
     tenant: str, agent_id: str, hostname: str, event: pb.Event
 ) -> list[AlertCandidate]:
-    """A rule matched on the host at high or critical: one alert per rule and host."""
-    out = []
-    for m in event.matches:
-        if m.severity < pb.SEVERITY_HIGH:
-            continue
-        out.append(
-            AlertCandidate(
-                fingerprint=_fingerprint(tenant, agent_id, "match", m.rule_id),
-                rule=m.rule_id,
-                title=f"{m.title} on {hostname}",
-                severity=m.severity,
-                tags=tuple(m.tags),
-                details={"source": event.log.source, "file": event.log.file}
-                if event.HasField("log")
-                else {},
-            )
+    """Rules that matched on the host: high or critical opens (or joins) the host's
+    incident; medium (a failed attempt, a scan) only joins one that is open."""
+    severity = max((m.severity for m in event.matches), default=0)
+    if severity < pb.SEVERITY_MEDIUM:
+        return []
+    top = max(event.matches, key=lambda m: m.severity)
+    details = {"rules": ",".join(dict.fromkeys(m.rule_id for m in event.matches))}
+    if event.HasField("log"):
+        details |= {"source": event.log.source, "file": event.log.file}
+    return [
+        AlertCandidate(
+            fingerprint=_fingerprint(tenant, agent_id, "match", top.rule_id),
+            rule=top.rule_id,
+            title=f"{top.title} on {hostname}",
+            severity=severity,
+            tags=tuple(sorted({t for m in event.matches for t in m.tags})),
+            details=details,
+            incident=True,
+            opens=severity >= pb.SEVERITY_HIGH,
         )
-    return out
+    ]
 
 
 # What a sensor's own report means for the analyst: (severity, title). Kinds not listed

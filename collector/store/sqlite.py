@@ -23,12 +23,15 @@ from typing import Any
 import sqlite_utils
 
 from collector.alerting.candidates import (
+    BAD_CONTENT_RULE,
+    INCIDENT_RULE,
     PAGE_RULE,
     SEVERITY_NAMES,
     AlertCandidate,
     candidates_for,
     mass_change,
 )
+from collector.alerting.incidents import chains_of, incident_title, merge_listed
 from collector.errors import NotFound, StoreError
 from collector.pki import fingerprint
 from collector.store.base import AgentInfo, CommitResult
@@ -39,8 +42,7 @@ log = logging.getLogger("exwatch.collector.store")
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 CHECKPOINT_SECONDS = 1.0
-# More new pages than this in one root within the window fold into one mass-change alert.
-MASS_CHANGE_PAGES = 5
+# The tail of a burst joins its mass-change alert while that was fed this recently.
 MASS_CHANGE_WINDOW_NS = 120 * 10**9
 WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -442,10 +444,18 @@ class SQLiteStore:
         opened: list[int] = []
         updated: list[int] = []
         for rowid, event, cands in linked:
+            seen_ns = event.host_time_ns or now_ns
             for cand in cands:
-                alert_id, is_new = self._upsert_alert(
-                    c, agent, cand, event.host_time_ns or now_ns, now_ns
+                if cand.incident:
+                    cand = self._regroup_page(c, agent, cand, now_ns)
+                outcome = (
+                    self._incident(c, agent, cand, seen_ns, now_ns)
+                    if cand.incident
+                    else self._upsert_alert(c, agent, cand, seen_ns, now_ns)
                 )
+                if outcome is None:
+                    continue
+                alert_id, is_new = outcome
                 c.execute(
                     "INSERT OR IGNORE INTO alert_events (alert_id, event_rowid) VALUES (?, ?)",
                     (alert_id, rowid),
@@ -456,26 +466,71 @@ class SQLiteStore:
     @staticmethod
     def _open_alert(c: sqlite3.Connection, tenant: str, fingerprint: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = c.execute(
-            "SELECT id, severity, tags, hosts FROM alerts WHERE tenant = ? AND fingerprint = ? "
-            "AND status != 'resolved'",
+            "SELECT id, severity, tags, hosts, details, last_seen_ns, updated_ns FROM alerts "
+            "WHERE tenant = ? AND fingerprint = ? AND status != 'resolved'",
             (tenant, fingerprint),
         ).fetchone()
         return row
 
-    def _is_mass_change(
-        self, c: sqlite3.Connection, agent: AgentInfo, page: AlertCandidate, now_ns: int
-    ) -> bool:
-        """A new page alert joins the root's mass-change alert when one is open, or when
-        this agent already opened MASS_CHANGE_PAGES page alerts in the root just now."""
-        grouped = mass_change(agent.tenant, agent.agent_id, agent.hostname, page)
-        if self._open_alert(c, agent.tenant, grouped.fingerprint) is not None:
-            return True
-        recent = c.execute(
-            "SELECT COUNT(*) FROM alerts WHERE agent_id = ? AND rule = ? AND created_ns > ? "
-            "AND json_extract(details, '$.root') = ?",
-            (agent.agent_id, PAGE_RULE, now_ns - MASS_CHANGE_WINDOW_NS, page.details.get("root")),
-        ).fetchone()[0]
-        return int(recent) >= MASS_CHANGE_PAGES
+    def _regroup_page(
+        self, c: sqlite3.Connection, agent: AgentInfo, cand: AlertCandidate, now_ns: int
+    ) -> AlertCandidate:
+        """The tail of a burst (its last files settle almost alone) still belongs to the
+        mass change that its head opened."""
+        if cand.rule != PAGE_RULE:
+            return cand
+        grouped = mass_change(agent.tenant, agent.agent_id, agent.hostname, cand)
+        row = self._open_alert(c, agent.tenant, grouped.fingerprint)
+        if row is not None and row["updated_ns"] > now_ns - MASS_CHANGE_WINDOW_NS:
+            return grouped
+        return cand
+
+    def _incident(
+        self,
+        c: sqlite3.Connection,
+        agent: AgentInfo,
+        cand: AlertCandidate,
+        seen_ns: int,
+        now_ns: int,
+    ) -> tuple[int, bool] | None:
+        """Join the host's open incident, or open one (marked when the host was compromised
+        before). Evidence that may not open one (a failed attempt) only joins."""
+        fingerprint = hashlib.sha256(
+            json.dumps([agent.tenant, agent.agent_id, "incident"]).encode()
+        ).hexdigest()[:32]
+        row = self._open_alert(c, agent.tenant, fingerprint)
+        if row is None and not cand.opens:
+            return None
+        details = json.loads(row["details"]) if row else {}
+        paths = merge_listed(details.get("paths", []), [cand.details.get("path", "")])
+        rules = merge_listed(details.get("rules", []), cand.details.get("rules", "").split(","))
+        if cand.rule not in (PAGE_RULE, BAD_CONTENT_RULE):
+            rules = merge_listed(rules, [cand.rule])
+        tags = sorted(set(json.loads(row["tags"]) if row else ()) | set(cand.tags))
+        chains = sorted(chains_of(tags))
+        again = (
+            bool(details.get("again"))
+            if row
+            else c.execute(
+                "SELECT 1 FROM alerts WHERE agent_id = ? AND rule = ? AND status = 'resolved' "
+                "LIMIT 1",
+                (agent.agent_id, INCIDENT_RULE),
+            ).fetchone()
+            is not None
+        )
+        details = {"paths": paths, "rules": rules, "chains": chains, "again": again}
+        title = incident_title(agent.hostname, chains, paths, again)
+        if again:
+            tags = sorted({*tags, "exwatch.repeat-compromise"})
+        incident = AlertCandidate(
+            fingerprint=fingerprint,
+            rule=INCIDENT_RULE,
+            title=title,
+            severity=cand.severity if cand.opens or row else pb.SEVERITY_MEDIUM,
+            tags=tuple(tags),
+            details=details,
+        )
+        return self._upsert_alert(c, agent, incident, seen_ns, now_ns, retitle=True)
 
     def _upsert_alert(
         self,
@@ -484,16 +539,13 @@ class SQLiteStore:
         cand: AlertCandidate,
         seen_ns: int,
         now_ns: int,
+        *,
+        retitle: bool = False,
     ) -> tuple[int, bool]:
+        """Open an alert for the candidate's fingerprint, or feed the open one. Severity
+        only rises; ``retitle``: the candidate carries the alert's complete new title and
+        details (incidents), else the title changes only with a severity rise."""
         row = self._open_alert(c, agent.tenant, cand.fingerprint)
-        if row is None and cand.rule == PAGE_RULE and self._is_mass_change(c, agent, cand, now_ns):
-            return self._upsert_alert(
-                c,
-                agent,
-                mass_change(agent.tenant, agent.agent_id, agent.hostname, cand),
-                seen_ns,
-                now_ns,
-            )
         if row is None:
             cur = c.execute(
                 """INSERT INTO alerts (tenant, fingerprint, rule, title, severity, status, tags,
@@ -520,17 +572,25 @@ class SQLiteStore:
             return cur.lastrowid, True
         tags = sorted(set(json.loads(row["tags"])) | set(cand.tags))
         hosts = sorted(set(json.loads(row["hosts"])) | {agent.hostname})
+        details = (
+            cand.details
+            if retitle
+            else json.loads(row["details"])
+            | {k: v for k, v in cand.details.items() if k == "count"}
+        )
         c.execute(
             """UPDATE alerts SET severity = MAX(severity, ?), tags = ?, hosts = ?,
-                 title = CASE WHEN ? > severity THEN ? ELSE title END,
+                 title = CASE WHEN ? OR ? > severity THEN ? ELSE title END, details = ?,
                  last_seen_ns = MAX(last_seen_ns, ?), first_seen_ns = MIN(first_seen_ns, ?),
                  event_count = event_count + 1, updated_ns = ? WHERE id = ?""",
             (
                 cand.severity,
                 json.dumps(tags),
                 json.dumps(hosts),
+                retitle,
                 cand.severity,
                 cand.title,
+                json.dumps(details),
                 seen_ns,
                 seen_ns,
                 now_ns,

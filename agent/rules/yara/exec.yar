@@ -1,0 +1,175 @@
+/*
+ * exwatch built-in rules: command execution shells (ASPXSpy-style cmd pages, classic ASP
+ * WScript.Shell shells, PowerShell runspace shells).
+ * Written by the exwatch project from public descriptions of the techniques.
+ * "Input" below means request data or a server control's .Text (shells built from
+ * <asp:TextBox> never touch Request directly).
+ */
+
+rule EXW_Exec_Process_From_Input
+{
+    meta:
+        id = "exw.ws.process_input"
+        title = "Process started with a file name or arguments taken from the client"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
+    strings:
+        $start_in = /Process\s*\.\s*Start\s*\([^;]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
+        $psi_in = /ProcessStartInfo\s*\([^;]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
+        $prop_in = /\.\s*(FileName|Arguments)\s*=\s*[^;\n]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $proc and any of ($start_in, $psi_in, $prop_in)
+        )
+}
+
+rule EXW_Exec_Cmd_Shell
+{
+    meta:
+        id = "exw.ws.cmd_shell"
+        title = "Page runs cmd.exe/PowerShell and reads client input"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
+    strings:
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+        $cmd = /["'](c:\\\\windows\\\\system32\\\\)?(cmd|cmd\.exe|powershell|powershell\.exe|pwsh|\/c|\/c\s[^"']{0,100}|\/bin\/(ba)?sh)["']/ nocase
+        // Request data, or a web-service method parameter ([WebMethod] in an .asmx).
+        $input = /(Request\s*(\.\s*(Form|QueryString|Item|Params|Cookies|Headers)\b|\[|\(\s*["'])|\[\s*WebMethod\b)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $proc and $cmd and $input
+        )
+}
+
+rule EXW_Exec_Cmd_Output
+{
+    meta:
+        id = "exw.ws.cmd_output"
+        title = "Page runs cmd.exe/PowerShell and returns its output"
+        severity = "medium"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
+    strings:
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+        $cmd = /["'](c:\\\\windows\\\\system32\\\\)?(cmd|cmd\.exe|powershell|powershell\.exe|pwsh)["']/ nocase
+        $out = /StandardOutput\s*\.\s*ReadToEnd|RedirectStandardOutput\s*=\s*true/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $proc and $cmd and $out
+        )
+}
+
+rule EXW_Exec_Process_Request_Page
+{
+    meta:
+        id = "exw.ws.process_request_page"
+        title = "Page or handler both starts processes and reads request data"
+        severity = "medium"
+        tags = "attack.persistence, attack.t1505.003, attack.execution"
+    strings:
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\()/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers)\b|\[)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $proc and $req
+        )
+}
+
+rule EXW_ASP_Shell_Object_Exec
+{
+    meta:
+        id = "exw.ws.asp_wscript_shell"
+        title = "Classic ASP/JScript shell: WScript.Shell or Shell.Application run with request input"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
+    strings:
+        // ProgIDs and the CLSIDs of WScript.Shell / Shell.Application (used to dodge ProgID matching).
+        $obj = /(WScript\.Shell|Shell\.Application|72C24DD5-D70A-438B-8A42-98424B88AFB8|13709620-C279-11CE-A49E-444553540000)/ nocase
+        $run = /\.\s*(exec|run|ShellExecute)\b\s*[\( ]/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w]|\[)/ nocase
+        $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $server and $obj and $run and $req
+        )
+}
+
+rule EXW_ASP_Shell_Object
+{
+    meta:
+        id = "exw.ws.asp_shell_object"
+        title = "Web page instantiates WScript.Shell/Shell.Application and runs commands"
+        severity = "medium"
+        tags = "attack.persistence, attack.t1505.003, attack.execution"
+    strings:
+        $create = /(CreateObject|ActiveXObject|GetObject)\s*\(\s*["'](WScript\.Shell|Shell\.Application)["']/ nocase
+        $clsid = /clsid:(72C24DD5-D70A-438B-8A42-98424B88AFB8|13709620-C279-11CE-A49E-444553540000)/ nocase
+        $run = /\.\s*(exec|run|ShellExecute)\b\s*[\( ]/ nocase
+        $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $server and ($create or $clsid) and $run
+        )
+}
+
+rule EXW_PowerShell_Runspace_Request
+{
+    meta:
+        id = "exw.ws.powershell_runspace"
+        title = "Page hosts a PowerShell runspace fed by request data"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.001"
+    strings:
+        $ps = /(RunspaceFactory\s*\.\s*CreateRunspace|PowerShell\s*\.\s*Create\s*\(|\.\s*AddScript\s*\()/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|InputStream)\b|\[)/ nocase
+        $script_in = /AddScript\s*\([^;]{0,160}(Request\s*(\.|\[)|\.Text\b)/ nocase
+        $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $ps and ($req or $script_in)
+        )
+}
+
+rule EXW_SQL_Shell
+{
+    meta:
+        id = "exw.ws.sql_shell"
+        title = "Database shell: connection string or SQL text straight from the client, or xp_cmdshell"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.collection"
+    strings:
+        $conn_in = /(new\s+(Sql|OleDb|Odbc)Connection\s*\(|ConnectionString\s*=)\s*[^;\n]{0,120}(Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[|\(\s*["'])|\.Text\b)/ nocase
+        $sql_in = /(CommandText\s*=|new\s+(Sql|OleDb|Odbc)Command\s*\(|\.\s*Execute\s*\(?)\s*(Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[|\(\s*["'])|[a-z_]\w{0,30}\.Text\b)/ nocase
+        $ado_in = /\.\s*Open\s*\(?\s*Request\s*(\.\s*(Form|QueryString|Item)\b|\(\s*["'])/ nocase
+        $xp = "xp_cmdshell" nocase
+        $req = /(Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[|\(\s*["'])|\.Text\b)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and (($conn_in and $sql_in) or $ado_in or ($xp and $req and ($conn_in or $sql_in)))
+        )
+}
+
+rule EXW_Reverse_Shell
+{
+    meta:
+        id = "exw.ws.reverse_shell"
+        title = "Page connects out and wires a command interpreter to the socket (reverse shell)"
+        severity = "high"
+        tags = "attack.execution, attack.t1059.003, attack.command_and_control, attack.t1095, attack.t1505.003"
+    strings:
+        $sock = /new\s+(System\.Net\.Sockets\.)?(TcpClient|Socket)\s*\(/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+        $cmd = /["'](c:\\\\windows\\\\system32\\\\)?(cmd|cmd\.exe|powershell|powershell\.exe)["']/ nocase
+        $stdin = /(RedirectStandardInput\s*=\s*true|StandardInput\s*\.\s*Write)/ nocase
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $sock and $proc and $cmd and $stdin
+}

@@ -1,0 +1,101 @@
+/*
+ * exwatch built-in rules: upload-and-save droppers and file writers whose destination or
+ * content the client controls. Benign upload forms save to a fixed folder after validating the
+ * extension; these rules fire on the client choosing the path, or on a tiny unvalidated saver.
+ * Written by the exwatch project from public descriptions of the techniques.
+ */
+
+rule EXW_Upload_Path_From_Request
+{
+    meta:
+        id = "exw.ws.upload_path_request"
+        title = "Uploaded file saved to a path the client chooses"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.command_and_control, attack.t1105"
+    strings:
+        $saveas = /\.\s*SaveAs\s*\([^;\n]{0,200}Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $saveas
+        )
+}
+
+rule EXW_Upload_Tiny_Unvalidated
+{
+    meta:
+        id = "exw.ws.upload_tiny"
+        title = "Tiny page saving Request.Files under its own name without validation"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        $save = /Request\s*\.\s*Files\s*(\[[^\]]{0,40}\]|\.\s*Get\s*\([^)]{0,40}\))\s*\.\s*SaveAs\s*\(/ nocase
+        $v1 = "GetExtension" nocase
+        $v2 = "EndsWith" nocase
+        $v3 = "ContentType" nocase
+        $v4 = "Extension" nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 3KB and $save and not any of ($v*)
+        )
+}
+
+rule EXW_File_Write_From_Request
+{
+    meta:
+        id = "exw.ws.file_write_request"
+        title = "File written to a client-chosen path, or request bytes decoded into a file"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        // The first argument (the path) contains request data.
+        $path_in = /(File\s*\.\s*(WriteAllBytes|WriteAllText|AppendAllText|WriteAllLines|Create|OpenWrite)|new\s+(System\.IO\.)?(StreamWriter|FileStream|BinaryWriter))\s*\(\s*[^,;)\n]{0,160}Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $b64_in = /WriteAllBytes\s*\([^;\n]{0,200}FromBase64String\s*\(\s*[^;\n]{0,40}Request\s*(\.|\[|\()/ nocase
+        // Classic ASP: FSO/ADODB.Stream file creation with a request-controlled path.
+        $asp_in = /(CreateTextFile|OpenTextFile|SaveToFile|DeleteFile|DeleteFolder|CopyFile|MoveFile|CreateFolder)\s*\(?\s*[^,\n]{0,160}Request\s*(\.\s*(Form|QueryString|Item)\b|\(\s*["'\w])/ nocase
+        // .NET delete/move/copy of a path taken straight from the request.
+        $ops_in = /(File|Directory)\s*\.\s*(Delete|Move|Copy)\s*\(\s*[^,;)\n]{0,120}Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and any of them
+        )
+}
+
+rule EXW_File_Timestomp_From_Request
+{
+    meta:
+        id = "exw.ws.timestomp"
+        title = "Page sets file timestamps (time-stomping), a webshell file manager feature"
+        severity = "medium"
+        tags = "attack.defense_evasion, attack.t1070.006, attack.t1505.003"
+    strings:
+        $set = /(File|Directory)\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*\(/ nocase
+        $assign = /\.\s*(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*=\s*[^=]/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $req and ($set or $assign)
+        )
+}
+
+rule EXW_Upload_Small_Page_Unvalidated
+{
+    meta:
+        id = "exw.ws.upload_small"
+        title = "Small page saving an uploaded file under the client's file name without validation"
+        severity = "medium"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        $save = /\.\s*SaveAs\s*\([^;\n]{0,160}\.\s*FileName\s*\)/ nocase
+        $v1 = "GetExtension" nocase
+        $v2 = "EndsWith" nocase
+        $v3 = "ContentType" nocase
+        $v4 = "Extension" nocase
+        $v5 = "Guid" nocase
+    condition:
+        uint16(0) != 0x5a4d and filesize < 3KB and $save and not any of ($v*)
+}

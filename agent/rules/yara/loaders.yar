@@ -1,0 +1,84 @@
+/*
+ * exwatch built-in rules: reflective .NET loaders (AntSword / Behinder / Godzilla style).
+ * The shell receives a compiled assembly (often AES-encrypted, sometimes cached in Session)
+ * and loads it with Assembly.Load, then instantiates a class from it.
+ * Written by the exwatch project from public descriptions of the technique.
+ */
+
+rule EXW_Assembly_Load_Request
+{
+    meta:
+        id = "exw.ws.assembly_load_request"
+        title = "Assembly.Load of bytes taken from the request or session"
+        severity = "critical"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1620"
+    strings:
+        // Same statement: Load( ... Request/Session ... ; (e.g. Load(Convert.FromBase64String(Request.Form["k"]))).
+        $load_req = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\([^;\n]{0,300}(Request\s*(\.|\[)|Session\s*\[|Context\.Items)/ nocase
+        $binread = /Request\s*\.\s*(BinaryRead|InputStream)/ nocase
+        $load = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\(/ nocase
+        $inst = /\.\s*(CreateInstance|Invoke|GetMethod)\s*\(/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and ($load_req or ($load and $binread and $inst))
+        )
+}
+
+rule EXW_Assembly_Load_Crypto
+{
+    meta:
+        id = "exw.ws.assembly_load_crypto"
+        title = "Decrypt-then-Assembly.Load-then-CreateInstance (encrypted payload loader)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1620, attack.t1140"
+    strings:
+        // Direct, or reflective (typeof(Assembly).GetMethod("Load").Invoke) to dodge string rules.
+        $load = /((Assembly|CurrentDomain)\s*\.\s*Load\s*\(|GetMethod\s*\(\s*["']Load["'])/ nocase
+        $crypt = /(RijndaelManaged|AesManaged|AesCryptoServiceProvider|Aes\s*\.\s*Create|CreateDecryptor|TransformFinalBlock|DESCryptoServiceProvider)/ nocase
+        $inst = /\.\s*(CreateInstance|Invoke)\s*\(/ nocase
+        $input = /(Request\s*(\.|\[)|Session\s*(\[|\.\s*Add))/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $load and $crypt and $inst and $input
+        )
+}
+
+rule EXW_Assembly_Load_Embedded_PE
+{
+    meta:
+        id = "exw.ws.assembly_load_embedded"
+        title = "Page loads an assembly embedded as base64 or a byte array"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1620, attack.t1027"
+    strings:
+        $load = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\(/ nocase
+        // "TVqQ"/"TVoA"/"TVpQ": base64 of the MZ header; 77,90 / 0x4d,0x5a: MZ as a byte array.
+        $b64pe = /["']TV(qQ|oA|pQ|qA)[A-Za-z0-9+\/]{60}/
+        $arrpe = /\{\s*(77\s*,\s*90|0x4d\s*,\s*0x5a)\s*,/ nocase
+        $dec = "FromBase64String" nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 8MB and $load and (($b64pe and $dec) or $arrpe)
+        )
+}
+
+rule EXW_Session_Payload_Loader
+{
+    meta:
+        id = "exw.ws.session_loader"
+        title = "Assembly cached in Session and instantiated per request"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1620"
+    strings:
+        $store = /Session\s*\[\s*["'][^"']{1,40}["']\s*\]\s*=\s*[^;]{0,160}(Assembly\s*\.\s*Load|Load\s*\(|["']Load["'])/ nocase
+        $use = /\(\s*(System\.Reflection\.)?Assembly\s*\)\s*(\w+\.)?Session\s*\[/ nocase
+        $inst = /\.\s*CreateInstance\s*\(/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and ($store or $use) and $inst
+        )
+}

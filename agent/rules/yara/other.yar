@@ -1,0 +1,115 @@
+/*
+ * exwatch built-in rules: tunnels, config/XSLT-borne server code, and the common PHP/JSP
+ * shapes (an Exchange host runs neither, but a file of either in a web root is an intrusion).
+ * Written by the exwatch project.
+ */
+
+rule EXW_Socket_Tunnel
+{
+    meta:
+        id = "exw.ws.socket_tunnel"
+        title = "HTTP-to-TCP tunnel page (socket kept in Session, driven by request data)"
+        severity = "high"
+        tags = "attack.command_and_control, attack.t1090, attack.t1572, attack.t1505.003"
+    strings:
+        $sock = /(new\s+(System\.Net\.Sockets\.)?(Socket|TcpClient)\s*\(|SocketChannel\s*\.\s*open|new\s+java\.net\.Socket)/ nocase
+        $sess = /Session\s*(\[|\.\s*(Add|Item))|session\s*\.\s*setAttribute/ nocase
+        $req = /(Request\s*(\.\s*(Headers|QueryString|Form|Item|Params|InputStream|BinaryRead)\b|\[)|request\s*\.\s*get(Header|Parameter|InputStream))/ nocase
+        $io = /(BinaryWrite|BinaryRead|InputStream|OutputStream|\.\s*Receive\s*\(|\.\s*Send\s*\()/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $sock and $sess and $req and $io
+        )
+}
+
+rule EXW_Config_With_Server_Code
+{
+    meta:
+        id = "exw.ws.config_code"
+        title = "web.config carrying inline server code (config-file webshell)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003"
+    strings:
+        $cfg = /<configuration[\s>]/ nocase
+        // Anchored on "<%" (rare in configs) so the scan stays cheap on code-heavy files.
+        $code = /<%[=\s]*(eval|execute|CreateObject|Response\s*\.\s*Write|Request\s*[\.\[\(]|Set\s|Dim\s|If\s|var\s|string\s|System\.)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 1MB and $cfg and $code
+        )
+}
+
+rule EXW_XSLT_Script_Exec
+{
+    meta:
+        id = "exw.ws.xslt_script"
+        title = "XSLT with an embedded script block that runs processes or loads code"
+        severity = "high"
+        tags = "attack.execution, attack.t1220, attack.t1505.003"
+    strings:
+        $xsl = /msxsl:script/ nocase
+        $sink = /(Process\s*\.\s*Start|ProcessStartInfo|Assembly\s*\.\s*Load|WScript\.Shell|ActiveXObject)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $xsl and $sink
+        )
+}
+
+rule EXW_PHP_Eval_Input
+{
+    meta:
+        id = "exw.ws.php_eval"
+        title = "PHP code execution of request data"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003"
+    strings:
+        $direct = /\b(eval|assert|system|passthru|shell_exec|exec|popen|proc_open|create_function|call_user_func)\s*\([^;]{0,120}\$_(GET|POST|REQUEST|COOKIE|SERVER|FILES)\b/ nocase
+        $decoded = /\b(eval|assert)\s*\(\s*(base64_decode|gzinflate|gzuncompress|str_rot13|strrev)\s*\(/ nocase
+        $php = "<?"
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $php and ($direct or $decoded)
+        )
+}
+
+rule EXW_JSP_Exec_Input
+{
+    meta:
+        id = "exw.ws.jsp_exec"
+        title = "JSP command execution or class loading from request data"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003"
+    strings:
+        $exec = /(Runtime\s*\.\s*getRuntime\s*\(\s*\)\s*\.\s*exec|new\s+ProcessBuilder)\s*\(/
+        $param = /request\s*\.\s*get(Parameter|Header|InputStream|Reader)\s*\(/
+        $define = /defineClass\s*\(/
+        $crypt = /(Cipher\s*\.\s*getInstance|BASE64Decoder|Base64\s*\.\s*getDecoder)/
+        $jsp = /(<%|<jsp:)/
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $jsp and $param and ($exec or ($define and $crypt))
+        )
+}
+
+rule EXW_PHP_Shell_Capabilities
+{
+    meta:
+        id = "exw.ws.php_capabilities"
+        title = "PHP page combining command execution, host reconnaissance and file/network access"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.discovery"
+    strings:
+        $exec = /\b(shell_exec|passthru|system|proc_open|popen|exec)\s*\(/
+        $recon = /(php_uname|disable_functions|safe_mode|posix_getpwuid|getmyuid)/
+        $fs = /(move_uploaded_file|fsockopen|\bunlink\s*\(|\bchmod\s*\()/
+        $dyn = /\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]]{1,40}\]\s*\(/
+        $req = /\$_(GET|POST|REQUEST|COOKIE|FILES)\b/
+        $php = "<?"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $php and ($dyn or ($exec and $recon and $fs and $req))
+}

