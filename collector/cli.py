@@ -306,3 +306,148 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     for row in rows:
         table.add_row(*(str(row.get(c, "")) for c in columns))
     Console(width=max(120, Console().width)).print(table)
+
+
+# ---------------------------------------------------------------- maintenance and suppression
+
+
+def _window(start: str | None, duration: str) -> tuple[int, int]:
+    from datetime import UTC, datetime
+
+    if start:
+        try:
+            begin = datetime.fromisoformat(start)
+        except ValueError as exc:
+            raise click.BadParameter(f"expected an ISO date/time, got {start!r}") from exc
+        begin = begin if begin.tzinfo else begin.replace(tzinfo=UTC)
+        starts_ns = int(begin.timestamp() * 1e9)
+    else:
+        starts_ns = time.time_ns()
+    return starts_ns, starts_ns + _parse_duration(duration) * 10**9
+
+
+@main.group()
+def maintenance() -> None:
+    """Maintenance windows: clean page changes (a patch day) raise no alert."""
+
+
+@maintenance.command("add")
+@click.option("--tenant", required=True)
+@click.option(
+    "--host", default="", help="Host name or agent id (default: every host of the tenant)."
+)
+@click.option("--start", help="ISO date/time (default now, UTC when no zone is given).")
+@click.option("--duration", default="4h", show_default=True, help="e.g. 90m, 4h, 1d.")
+@click.option("--reason", required=True, help="What the window is for (kept for the audit).")
+@click.option("--by", "actor", default="cli", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def maintenance_add(
+    tenant: str,
+    host: str,
+    start: str | None,
+    duration: str,
+    reason: str,
+    actor: str,
+    data_dir: Path | None,
+) -> None:
+    """Open a maintenance window. Content judged bad still alerts."""
+    starts_ns, ends_ns = _window(start, duration)
+    store = _open_store(data_dir, None)
+    try:
+        sid = store.add_suppression(
+            tenant,
+            "maintenance",
+            starts_ns=starts_ns,
+            ends_ns=ends_ns,
+            host=host,
+            reason=reason,
+            actor=actor,
+            now_ns=time.time_ns(),
+        )
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"maintenance window {sid} for {host or 'every host'} of {tenant}")
+
+
+@main.group()
+def suppress() -> None:
+    """Suppression rules by key (rule, path pattern, host)."""
+
+
+@suppress.command("add")
+@click.option("--tenant", required=True)
+@click.option("--host", default="", help="Host name or agent id (default: every host).")
+@click.option(
+    "--rule", default="", help="Alert rule id to hide (e.g. exwatch.webroot.page_written)."
+)
+@click.option("--path", "path_glob", default="", help="Path pattern, e.g. '*\\owa\\auth\\custom*'.")
+@click.option("--duration", default="30d", show_default=True)
+@click.option("--reason", required=True)
+@click.option("--by", "actor", default="cli", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def suppress_add(
+    tenant: str,
+    host: str,
+    rule: str,
+    path_glob: str,
+    duration: str,
+    reason: str,
+    actor: str,
+    data_dir: Path | None,
+) -> None:
+    """Hide matching alerts for a while. Content judged bad is never hidden."""
+    starts_ns, ends_ns = _window(None, duration)
+    store = _open_store(data_dir, None)
+    try:
+        sid = store.add_suppression(
+            tenant,
+            "suppress",
+            starts_ns=starts_ns,
+            ends_ns=ends_ns,
+            host=host,
+            rule=rule,
+            path_glob=path_glob,
+            reason=reason,
+            actor=actor,
+            now_ns=time.time_ns(),
+        )
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"suppression {sid} added")
+
+
+@suppress.command("list")
+@click.option("--tenant")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def suppress_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
+    """List maintenance windows and suppression rules, with how many events each hid."""
+    store = _open_store(data_dir, None)
+    try:
+        rows = store.list_suppressions(tenant=tenant)
+    finally:
+        store.close()
+    _emit(
+        rows,
+        fmt,
+        ["id", "tenant", "kind", "host", "rule", "path_glob", "ends_ns", "hits", "reason"],
+    )
+
+
+@suppress.command("delete")
+@click.argument("suppression_id", type=int)
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+def suppress_delete(suppression_id: int, data_dir: Path | None) -> None:
+    """End a maintenance window or suppression now."""
+    store = _open_store(data_dir, None)
+    try:
+        store.delete_suppression(suppression_id)
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"suppression {suppression_id} deleted")

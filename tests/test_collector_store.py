@@ -220,3 +220,49 @@ def test_sensor_health_alerts(store: SQLiteStore) -> None:
     assert alert["rule"] == "exwatch.sensor.events_shed"
     assert alert["severity"] == "high"
     assert alert["event_count"] == 2
+
+
+def test_maintenance_window_hides_clean_pages_never_shells(store: SQLiteStore) -> None:
+    store.add_suppression(
+        "acme",
+        "maintenance",
+        starts_ns=0,
+        ends_ns=10**18,
+        host="EXCH-A",
+        reason="CU14 install",
+        now_ns=1,
+    )
+    clean = page("clean", r"C:\\x\\owa\\auth\\15.2.1\\logon.aspx")
+    store.commit_batch(A, 1, [clean], now_ns=1)
+    assert store.list_alerts() == []
+    shell = page("shell", r"C:\\x\\owa\\auth\\s.aspx")
+    shell.file.verdict = pb.VERDICT_MALICIOUS
+    store.commit_batch(A, 2, [shell], now_ns=2)
+    [incident] = store.list_alerts()
+    assert incident["evidence"] == ["shell"]
+    assert store.list_suppressions()[0]["hits"] == 1
+    # other hosts of the tenant are not covered by a host's window
+    store.register_agent(
+        AgentInfo("agent-c", "acme", "EXCH-C"), agent_version="", rules_version="", os="", now_ns=1
+    )
+    store.commit_batch(AgentInfo("agent-c", "acme", "EXCH-C"), 1, [page("c1")], now_ns=3)
+    assert len(store.list_alerts()) == 2
+
+
+def test_suppression_by_rule_and_path(store: SQLiteStore) -> None:
+    store.add_suppression(
+        "acme",
+        "suppress",
+        starts_ns=0,
+        ends_ns=10**18,
+        rule="exwatch.sensor.missed_changes",
+        reason="known noisy share",
+        now_ns=1,
+    )
+    noisy = pb.Event(
+        id="s1", host_time_ns=5, sensor=pb.SensorEvent(sensor="webroot", kind="missed_changes")
+    )
+    store.commit_batch(A, 1, [noisy], now_ns=1)
+    assert store.list_alerts() == []
+    with pytest.raises(StoreError, match="rule or a path"):
+        store.add_suppression("acme", "suppress", starts_ns=0, ends_ns=1, reason="x", now_ns=1)

@@ -128,3 +128,30 @@ def m003_alert_agent(db: Database) -> None:
         CREATE INDEX alerts_agent_rule ON alerts (agent_id, rule, created_ns);
         """
     )
+
+
+@MIGRATIONS()
+def m004_suppressions(db: Database) -> None:
+    # Maintenance windows (a patch day rewrites hundreds of pages: not an incident) and
+    # suppression rules by key. Both only ever hide clean changes and repeats by key;
+    # content judged bad still alerts.
+    db.executescript(
+        """
+        CREATE TABLE suppressions (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('maintenance', 'suppress')),
+            host TEXT NOT NULL DEFAULT '',
+            rule TEXT NOT NULL DEFAULT '',
+            path_glob TEXT NOT NULL DEFAULT '',
+            starts_ns INTEGER NOT NULL,
+            ends_ns INTEGER NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL DEFAULT '',
+            created_ns INTEGER NOT NULL,
+            hits INTEGER NOT NULL DEFAULT 0  -- events it kept from alerting
+        );
+        CREATE INDEX suppressions_tenant_time ON suppressions (tenant, ends_ns);
+        """
+    )
+

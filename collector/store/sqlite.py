@@ -8,6 +8,7 @@ beside the writer.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -25,6 +26,7 @@ import sqlite_utils
 from collector.alerting.candidates import (
     BAD_CONTENT_RULE,
     INCIDENT_RULE,
+    MASS_CHANGE_RULE,
     PAGE_RULE,
     SEVERITY_NAMES,
     AlertCandidate,
@@ -42,6 +44,8 @@ log = logging.getLogger("exwatch.collector.store")
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 CHECKPOINT_SECONDS = 1.0
+# What a maintenance window hides: clean page changes (a patch day) and sensor noise.
+MAINTENANCE_RULES = frozenset({PAGE_RULE, MASS_CHANGE_RULE})
 # The tail of a burst joins its mass-change alert while that was fed this recently.
 MASS_CHANGE_WINDOW_NS = 120 * 10**9
 WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
@@ -448,6 +452,8 @@ class SQLiteStore:
             for cand in cands:
                 if cand.incident:
                     cand = self._regroup_page(c, agent, cand, now_ns)
+                if self._suppressed(c, agent, cand, seen_ns):
+                    continue
                 outcome = (
                     self._incident(c, agent, cand, seen_ns, now_ns)
                     if cand.incident
@@ -462,6 +468,75 @@ class SQLiteStore:
                 )
                 (opened if is_new else updated).append(alert_id)
         return opened, [a for a in dict.fromkeys(updated) if a not in opened]
+
+    def _suppressed(
+        self, c: sqlite3.Connection, agent: AgentInfo, cand: AlertCandidate, seen_ns: int
+    ) -> bool:
+        """An active maintenance window hides clean page changes and sensor noise of its
+        host; a suppression rule hides what matches its rule and path. Never bad content."""
+        if cand.severity >= pb.SEVERITY_CRITICAL or cand.rule == BAD_CONTENT_RULE:
+            return False
+        rows = c.execute(
+            "SELECT id, kind, host, rule, path_glob FROM suppressions WHERE tenant = ? "
+            "AND starts_ns <= ? AND ends_ns > ? AND host IN ('', ?, ?)",
+            (agent.tenant, seen_ns, seen_ns, agent.hostname, agent.agent_id),
+        ).fetchall()
+        path = cand.details.get("path", "")
+        for row in rows:
+            if row["kind"] == "maintenance":
+                hit = cand.rule in MAINTENANCE_RULES or cand.rule.startswith("exwatch.sensor.")
+            else:
+                hit = (not row["rule"] or row["rule"] == cand.rule) and (
+                    not row["path_glob"] or fnmatch.fnmatch(path.lower(), row["path_glob"].lower())
+                )
+            if hit:
+                c.execute("UPDATE suppressions SET hits = hits + 1 WHERE id = ?", (row["id"],))
+                return True
+        return False
+
+    def add_suppression(
+        self,
+        tenant: str,
+        kind: str,
+        *,
+        starts_ns: int,
+        ends_ns: int,
+        host: str = "",
+        rule: str = "",
+        path_glob: str = "",
+        reason: str = "",
+        actor: str = "",
+        now_ns: int,
+    ) -> int:
+        if kind not in ("maintenance", "suppress"):
+            raise StoreError(f"unknown suppression kind {kind!r}")
+        if ends_ns <= starts_ns:
+            raise StoreError("a suppression must end after it starts")
+        if kind == "suppress" and not (rule or path_glob):
+            raise StoreError("a suppression needs a rule or a path pattern (or use maintenance)")
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT INTO suppressions (tenant, kind, host, rule, path_glob, starts_ns, "
+                "ends_ns, reason, created_by, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (tenant, kind, host, rule, path_glob, starts_ns, ends_ns, reason, actor, now_ns),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def list_suppressions(self, *, tenant: str | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT * FROM suppressions" + (" WHERE tenant = ?" if tenant else "") + " ORDER BY id"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, (tenant,) if tenant else ()).fetchall()
+        return [dict(r) for r in rows]
+
+    def delete_suppression(self, suppression_id: int, *, tenant: str | None = None) -> None:
+        sql = "DELETE FROM suppressions WHERE id = ?" + (" AND tenant = ?" if tenant else "")
+        with self._lock:
+            args = (suppression_id, tenant) if tenant else (suppression_id,)
+            if self._conn.execute(sql, args).rowcount == 0:
+                raise NotFound(f"no suppression {suppression_id}")
 
     @staticmethod
     def _open_alert(c: sqlite3.Connection, tenant: str, fingerprint: str) -> sqlite3.Row | None:
