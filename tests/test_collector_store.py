@@ -266,3 +266,25 @@ def test_suppression_by_rule_and_path(store: SQLiteStore) -> None:
     assert store.list_alerts() == []
     with pytest.raises(StoreError, match="rule or a path"):
         store.add_suppression("acme", "suppress", starts_ns=0, ends_ns=1, reason="x", now_ns=1)
+
+
+def test_same_shell_on_hosts_of_two_tenants_is_one_msp_campaign_alert(store: SQLiteStore) -> None:
+    def shell(uid: str) -> pb.Event:
+        e = page(uid, r"C:\\inetpub\\wwwroot\\aspnet_client\\s.aspx")
+        e.file.sha256 = "c" * 64
+        e.file.verdict = pb.VERDICT_MALICIOUS
+        return e
+
+    store.commit_batch(A, 1, [shell("a1")], now_ns=1)
+    assert [a["rule"] for a in store.list_alerts()] == ["exwatch.incident"]
+    store.commit_batch(B, 1, [shell("b1")], now_ns=2)
+    campaign = store.list_alerts(tenant="*")
+    assert len(campaign) == 1
+    assert campaign[0]["rule"] == "exwatch.campaign"
+    assert campaign[0]["title"].startswith("Same file cccccccccccccccc")
+    assert "2 hosts in 2 tenants" in campaign[0]["title"]
+    assert campaign[0]["hosts"] == ["EXCH-A", "EXCH-B"]
+    # each tenant sees its own incident only, never the other tenant's host
+    for tenant, host in (("acme", "EXCH-A"), ("globex", "EXCH-B")):
+        [own] = store.list_alerts(tenant=tenant)
+        assert own["hosts"] == [host]

@@ -69,6 +69,9 @@ class AlertCandidate:
     incident: bool = False
     # False: only joins an open incident (a failed attempt is evidence, not a page).
     opens: bool = True
+    # (kind, value) pairs worth matching across hosts and tenants: a shell's hash, an
+    # attacker's address.
+    indicators: tuple[tuple[str, str], ...] = ()
 
 
 def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate) -> AlertCandidate:
@@ -82,6 +85,23 @@ def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate)
         severity=pb.SEVERITY_LOW,
         tags=(),
         details={"root": root},
+    )
+
+
+CAMPAIGN_RULE = "exwatch.campaign"
+MSP_SCOPE = "*"  # alerts across tenants: visible to the MSP's own staff only
+
+
+def campaign(kind: str, value: str, hosts: int, tenants: int) -> AlertCandidate:
+    """The same indicator on several hosts: a fleet-wide alert in the MSP's scope."""
+    what = {"sha256": f"file {value[:16]}…", "source_address": f"attacker address {value}"}
+    return AlertCandidate(
+        fingerprint=_fingerprint(MSP_SCOPE, "campaign", kind, value),
+        rule=CAMPAIGN_RULE,
+        title=f"Same {what.get(kind, value)} on {hosts} hosts in {tenants} tenants",
+        severity=pb.SEVERITY_CRITICAL,
+        tags=("exwatch.campaign",),
+        details={"kind": kind, "value": value, "hosts": str(hosts), "tenants": str(tenants)},
     )
 
 
@@ -134,6 +154,7 @@ def _file_candidate(
             "rules": ",".join(m.rule_id for m in event.matches),
         },
         incident=True,
+        indicators=(("sha256", f.sha256),) if bad >= pb.SEVERITY_HIGH and f.sha256 else (),
     )
     if bad < pb.SEVERITY_HIGH and f.burst >= MASS_CHANGE_FILES:
         return mass_change(tenant, agent_id, hostname, candidate)
@@ -150,8 +171,13 @@ def _match_candidates(
         return []
     top = max(event.matches, key=lambda m: m.severity)
     details = {"rules": ",".join(dict.fromkeys(m.rule_id for m in event.matches))}
+    indicators: tuple[tuple[str, str], ...] = ()
     if event.HasField("log"):
         details |= {"source": event.log.source, "file": event.log.file}
+        fields = event.log.fields
+        address = fields.get("c-ip") or fields.get("ClientIpAddress") or ""
+        if address and severity >= pb.SEVERITY_HIGH:
+            indicators = (("source_address", address),)
     return [
         AlertCandidate(
             fingerprint=_fingerprint(tenant, agent_id, "match", top.rule_id),
@@ -162,6 +188,7 @@ def _match_candidates(
             details=details,
             incident=True,
             opens=severity >= pb.SEVERITY_HIGH,
+            indicators=indicators,
         )
     ]
 

@@ -155,3 +155,21 @@ def m004_suppressions(db: Database) -> None:
         """
     )
 
+
+@MIGRATIONS()
+def m005_indicators(db: Database) -> None:
+    # Indicators of compromise seen per agent, to find the same shell or attacker address
+    # on several hosts and tenants (a campaign) without a scan of the events table.
+    db.executescript(
+        """
+        CREATE TABLE indicators (
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            first_seen_ns INTEGER NOT NULL,
+            PRIMARY KEY (kind, value, agent_id)
+        );
+        """
+    )
+

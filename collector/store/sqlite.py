@@ -27,9 +27,11 @@ from collector.alerting.candidates import (
     BAD_CONTENT_RULE,
     INCIDENT_RULE,
     MASS_CHANGE_RULE,
+    MSP_SCOPE,
     PAGE_RULE,
     SEVERITY_NAMES,
     AlertCandidate,
+    campaign,
     candidates_for,
     mass_change,
 )
@@ -467,7 +469,53 @@ class SQLiteStore:
                     (alert_id, rowid),
                 )
                 (opened if is_new else updated).append(alert_id)
+                for kind, value in cand.indicators:
+                    spread = self._campaign(c, agent, kind, value, seen_ns, now_ns)
+                    if spread is not None:
+                        c.execute(
+                            "INSERT OR IGNORE INTO alert_events (alert_id, event_rowid) "
+                            "VALUES (?, ?)",
+                            (spread[0], rowid),
+                        )
+                        (opened if spread[1] else updated).append(spread[0])
         return opened, [a for a in dict.fromkeys(updated) if a not in opened]
+
+    def _campaign(
+        self,
+        c: sqlite3.Connection,
+        agent: AgentInfo,
+        kind: str,
+        value: str,
+        seen_ns: int,
+        now_ns: int,
+    ) -> tuple[int, bool] | None:
+        """Record an indicator; once it is on two or more hosts, feed the fleet alert (MSP
+        scope: host names of several tenants appear together only there)."""
+        c.execute(
+            "INSERT OR IGNORE INTO indicators (kind, value, agent_id, tenant, first_seen_ns) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, value, agent.agent_id, agent.tenant, seen_ns),
+        )
+        hosts, tenants = c.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT tenant) FROM indicators WHERE kind = ? AND value = ?",
+            (kind, value),
+        ).fetchone()
+        if hosts < 2:
+            return None
+        scope = AgentInfo(MSP_SCOPE, MSP_SCOPE, agent.hostname)
+        outcome = self._upsert_alert(
+            c, scope, campaign(kind, value, hosts, tenants), seen_ns, now_ns, retitle=True
+        )
+        names = [
+            r[0]
+            for r in c.execute(
+                "SELECT DISTINCT a.hostname FROM indicators i JOIN agents a ON a.id = i.agent_id "
+                "WHERE i.kind = ? AND i.value = ? ORDER BY a.hostname",
+                (kind, value),
+            )
+        ]
+        c.execute("UPDATE alerts SET hosts = ? WHERE id = ?", (json.dumps(names), outcome[0]))
+        return outcome
 
     def _suppressed(
         self, c: sqlite3.Connection, agent: AgentInfo, cand: AlertCandidate, seen_ns: int
