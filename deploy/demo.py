@@ -107,6 +107,7 @@ def main() -> int:
     agent = subprocess.Popen([py, "-m", "agent", "run", "--config", str(agent_config)], cwd=REPO)
     shell = demo / "inetpub/wwwroot/aspnet_client/shell.aspx"
     rel = os.path.relpath(shell, Path.cwd())
+    demo_rel = os.path.relpath(demo, Path.cwd())
     print(
         "\n"
         "exwatch demo is running.\n"
@@ -114,7 +115,9 @@ def main() -> int:
         f"  agent       watching {demo} (stands for an Exchange server's C:\\)\n\n"
         "See an alert: in another terminal, drop a (harmless) webshell marker, then list alerts:\n"
         f"  echo '{SHELL_LINE}' > '{rel}'\n"
-        "  .venv/bin/exwatch-collector alerts\n\n"
+        "  .venv/bin/exwatch-collector alerts\n"
+        "Or replay a whole exploit chain (inert) into the demo server:\n"
+        f"  .venv/bin/exwatch-agent simulate proxyshell --root '{demo_rel}'\n\n"
         "Ctrl-C stops the demo.\n",
         flush=True,
     )
