@@ -39,6 +39,9 @@ class HostSection:
     # Default: <system_root>/inetpub
     inetpub: Path | None = None
     hostname: str = ""
+    # Exchange build to report, when it cannot be read from ExSetup.exe or the registry
+    # (any host that is not Windows), e.g. "15.2.1118.7".
+    exchange_build: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,24 @@ class ContentSection:
 
 
 @dataclass(frozen=True, slots=True)
+class RulesSection:
+    # Folders (or files) of extra Sigma rules, e.g. SigmaHQ's rules/web and
+    # rules/windows/builtin/msexchange, evaluated with the built-in ones.
+    sigma: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessesSection:
+    enabled: bool = True
+    # Processes whose children (and their children) are reported. Names are compared
+    # without case and with or without ".exe".
+    parents: tuple[str, ...] = (
+        "w3wp.exe", "UMWorkerProcess.exe", "UMService.exe", "MSExchangeMailboxReplication.exe",
+    )  # fmt: skip
+    interval_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class SpoolSection:
     max_bytes: int = 256 * 1024 * 1024
     batch_max_events: int = 500
@@ -82,6 +103,8 @@ class AgentConfig:
     host: HostSection = field(default_factory=HostSection)
     webroots: WebRootsSection = field(default_factory=WebRootsSection)
     content: ContentSection = field(default_factory=ContentSection)
+    rules: RulesSection = field(default_factory=RulesSection)
+    processes: ProcessesSection = field(default_factory=ProcessesSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     data_dir: Path = Path("var/agent")
     heartbeat_seconds: float = 30.0

@@ -13,8 +13,11 @@ from agent import identity
 from agent.config import AgentConfig
 from agent.content import ContentScanner
 from agent.errors import ConfigError
+from agent.exchange_build import detect_exchange_build
 from agent.layout import watched_roots
-from agent.sources.webroot import Analyzer, WebRootMonitor, hash_only, scanning_analyzer
+from agent.sigma import SigmaRuleSet
+from agent.sources.processes import ProcessMonitor
+from agent.sources.webroot import WebRootMonitor, hash_only, scanning_analyzer
 from agent.spool import Spool
 from agent.state import StateDB
 from agent.transport import Identity, Transport
@@ -43,6 +46,16 @@ class Agent:
             agent_id = enrollment.agent_id
         self.identity = Identity(agent_id=agent_id, hostname=config.hostname)
         self.spool = Spool(self.db, max_bytes=config.spool.max_bytes)
+        self.ruleset = SigmaRuleSet.load(list(config.rules.sigma))
+        for problem in self.ruleset.problems:
+            log.info("Sigma rule not used: %s", problem)
+        self.scanner = self._scanner(config)
+        self.exchange_build = detect_exchange_build(override=config.host.exchange_build or None)
+        log.info(
+            "Exchange build %s (%s)",
+            self.exchange_build.build or "unknown",
+            self.exchange_build.source,
+        )
         ws = config.webroots
         self.webroot = WebRootMonitor(
             self.roots,
@@ -52,14 +65,25 @@ class Agent:
             rescan_seconds=ws.rescan_seconds,
             max_hash_bytes=ws.max_hash_bytes,
             ignore_extensions=ws.ignore_extensions,
-            analyzer=self._analyzer(config),
+            analyzer=scanning_analyzer(self.scanner) if self.scanner else hash_only,
+        )
+        ps = config.processes
+        self.processes = (
+            ProcessMonitor(
+                self.spool.put,
+                parents=ps.parents,
+                interval=ps.interval_seconds,
+                detect=lambda fields: self.ruleset.match_event("process_creation", fields),
+            )
+            if ps.enabled
+            else None
         )
         self.transport = Transport(
             address,
             self.spool,
             self.identity,
             tls_dir=tls_dir,
-            rules_version=lambda: "",
+            rules_version=self.rules_version,
             heartbeat=self.heartbeat,
             heartbeat_seconds=config.heartbeat_seconds,
             batch_max_events=config.spool.batch_max_events,
@@ -71,17 +95,21 @@ class Agent:
         self._started = time.monotonic()
 
     @staticmethod
-    def _analyzer(config: AgentConfig) -> Analyzer:
+    def _scanner(config: AgentConfig) -> ContentScanner | None:
         cs = config.content
         if not cs.enabled:
-            return hash_only
+            return None
         scanner = ContentScanner.load(
             cs.rules, max_bytes=cs.max_scan_bytes, timeout_s=cs.timeout_seconds
         )
         for problem in scanner.problems:
             log.warning("YARA rule skipped: %s", problem)
-        log.info("content scanning with rules %s", scanner.version)
-        return scanning_analyzer(scanner)
+        return scanner
+
+    def rules_version(self) -> str:
+        """What the agent judges with: Sigma and content rule versions together."""
+        content = self.scanner.version if self.scanner else "off"
+        return f"sigma:{self.ruleset.version[:12]} yara:{content[:12]}"
 
     def _demo_agent_id(self) -> str:
         """Without enrollment (loopback demo) the agent names itself, once."""
@@ -104,8 +132,13 @@ class Agent:
             spool_bytes=spool_bytes,
             events_shed_total=self.spool.shed_total,
             events_per_second=self.webroot.events_reported / uptime,
-            sensors=[self.webroot.sensor_status()],
+            rules_version=self.rules_version(),
+            exchange_build=self.exchange_build.build,
+            sensors=[s.sensor_status() for s in self._sources()],
         )
+
+    def _sources(self) -> list[WebRootMonitor | ProcessMonitor]:
+        return [s for s in (self.webroot, self.processes) if s is not None]
 
     def start(self) -> None:
         for root in self.roots:
@@ -115,11 +148,13 @@ class Agent:
                 root.kind,
                 "" if root.path.is_dir() else " - absent for now",
             )
-        self.webroot.start()
+        for source in self._sources():
+            source.start()
         self.transport.start()
 
     def stop(self) -> None:
-        self.webroot.stop()
+        for source in self._sources():
+            source.stop()
         self.transport.stop()
         self.db.close()
 

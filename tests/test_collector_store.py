@@ -288,3 +288,17 @@ def test_same_shell_on_hosts_of_two_tenants_is_one_msp_campaign_alert(store: SQL
     for tenant, host in (("acme", "EXCH-A"), ("globex", "EXCH-B")):
         [own] = store.list_alerts(tenant=tenant)
         assert own["hosts"] == [host]
+
+
+def test_exposed_exchange_build_alerts_and_patching_resolves(store: SQLiteStore) -> None:
+    store.record_heartbeat(A, pb.Heartbeat(exchange_build="15.2.1118.7"), now_ns=1)  # E19 CU12 RTM
+    [alert] = store.list_alerts()
+    assert alert["rule"] == "exwatch.patch.exposed"
+    assert "cve.2022-41082" in alert["tags"]
+    assert "Nov22SU" in alert["title"]
+    store.record_heartbeat(A, pb.Heartbeat(exchange_build="15.2.1118.7"), now_ns=2)  # unchanged
+    assert len(store.list_alerts()) == 1
+    store.record_heartbeat(A, pb.Heartbeat(exchange_build="15.2.1118.20"), now_ns=3)  # Nov22SU
+    [resolved] = store.list_alerts()
+    assert resolved["status"] == "resolved"
+    assert resolved["status_by"] == "exwatch"

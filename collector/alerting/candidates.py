@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from collector.patch import Status, assess
 from protos import exwatch_pb2 as pb
 
 # Extensions that IIS hands to ASP.NET or classic ASP: a new one of these in a web
@@ -85,6 +86,28 @@ def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate)
         severity=pb.SEVERITY_LOW,
         tags=(),
         details={"root": root},
+    )
+
+
+PATCH_RULE = "exwatch.patch.exposed"
+
+
+def patch_candidate(tenant: str, agent_id: str, hostname: str, build: str) -> AlertCandidate | None:
+    """A host whose Exchange build lacks a fix for an exploited CVE; None when none is
+    exposed (patched, or the build is unknown: unknown is never reported as patched, but
+    neither is it paged on)."""
+    exposed = {cve: a for cve, a in assess(build).items() if a.status == Status.EXPOSED}
+    if not exposed:
+        return None
+    updates = sorted({a.update for a in exposed.values()})
+    return AlertCandidate(
+        fingerprint=_fingerprint(tenant, agent_id, "patch"),
+        rule=PATCH_RULE,
+        title=f"{hostname} runs Exchange {build}, exposed to {len(exposed)} exploited CVEs "
+        f"(missing {', '.join(updates)})",
+        severity=pb.SEVERITY_HIGH,
+        tags=tuple(sorted(f"cve.{cve.removeprefix('CVE-').lower()}" for cve in exposed)),
+        details={"build": build, "missing": ", ".join(updates)},
     )
 
 

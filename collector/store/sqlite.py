@@ -29,11 +29,13 @@ from collector.alerting.candidates import (
     MASS_CHANGE_RULE,
     MSP_SCOPE,
     PAGE_RULE,
+    PATCH_RULE,
     SEVERITY_NAMES,
     AlertCandidate,
     campaign,
     candidates_for,
     mass_change,
+    patch_candidate,
 )
 from collector.alerting.incidents import chains_of, incident_title, merge_listed
 from collector.errors import NotFound, StoreError
@@ -177,19 +179,54 @@ class SQLiteStore:
         return [dict(r) for r in rows]
 
     def record_heartbeat(self, agent: AgentInfo, heartbeat: pb.Heartbeat, *, now_ns: int) -> None:
+        """Keep the host's health current; a changed Exchange build is judged for patch
+        status (an exposed build raises an alert, a patched one resolves it)."""
         with self._lock:
-            self._conn.execute(
-                """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
-                     spool_events = ?, events_shed_total = ? WHERE id = ?""",
-                (
-                    now_ns,
-                    heartbeat.rules_version,
-                    heartbeat.exchange_build,
-                    heartbeat.spool_events,
-                    heartbeat.events_shed_total,
-                    agent.agent_id,
-                ),
-            )
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute(
+                    "SELECT exchange_build FROM agents WHERE id = ?", (agent.agent_id,)
+                ).fetchone()
+                c.execute(
+                    """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
+                         spool_events = ?, events_shed_total = ? WHERE id = ?""",
+                    (
+                        now_ns,
+                        heartbeat.rules_version[:128],
+                        heartbeat.exchange_build[:64],
+                        heartbeat.spool_events,
+                        heartbeat.events_shed_total,
+                        agent.agent_id,
+                    ),
+                )
+                if row is not None and heartbeat.exchange_build != row["exchange_build"]:
+                    self._judge_build(c, agent, heartbeat.exchange_build, now_ns)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def _judge_build(
+        self, c: sqlite3.Connection, agent: AgentInfo, build: str, now_ns: int
+    ) -> None:
+        candidate = patch_candidate(agent.tenant, agent.agent_id, agent.hostname, build)
+        if candidate is not None:
+            self._upsert_alert(c, agent, candidate, now_ns, now_ns, retitle=True)
+            return
+        # Patched (or unknown): an open exposure alert for this host is over.
+        c.execute(
+            "UPDATE alerts SET status = 'resolved', status_by = 'exwatch', status_comment = ?, "
+            "updated_ns = ? WHERE tenant = ? AND agent_id = ? AND rule = ? "
+            "AND status != 'resolved'",
+            (
+                f"build {build or 'unknown'} reported",
+                now_ns,
+                agent.tenant,
+                agent.agent_id,
+                PATCH_RULE,
+            ),
+        )
 
     # ------------------------------------------------------------------ enrollment
 
