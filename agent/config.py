@@ -71,6 +71,17 @@ class ContentSection:
 
 
 @dataclass(frozen=True, slots=True)
+class LogsSection:
+    # Tail the IIS and Exchange logs (paths derived from the install root and inetpub).
+    enabled: bool = True
+    poll_seconds: float = 1.0
+    # On first start, and when the rules change, hunt logs written this many days back.
+    lookback_days: float = 7.0
+    # Ship every log record, not only those a rule matched (much more traffic).
+    ship_all_records: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RulesSection:
     # Folders (or files) of extra Sigma rules, e.g. SigmaHQ's rules/web and
     # rules/windows/builtin/msexchange, evaluated with the built-in ones.
@@ -104,6 +115,7 @@ class AgentConfig:
     webroots: WebRootsSection = field(default_factory=WebRootsSection)
     content: ContentSection = field(default_factory=ContentSection)
     rules: RulesSection = field(default_factory=RulesSection)
+    logs: LogsSection = field(default_factory=LogsSection)
     processes: ProcessesSection = field(default_factory=ProcessesSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     data_dir: Path = Path("var/agent")

@@ -15,7 +15,9 @@ from agent.content import ContentScanner
 from agent.errors import ConfigError
 from agent.exchange_build import detect_exchange_build
 from agent.layout import watched_roots
+from agent.logs.locations import default_log_globs
 from agent.sigma import SigmaRuleSet
+from agent.sources.logs import LogMonitor
 from agent.sources.processes import ProcessMonitor
 from agent.sources.webroot import WebRootMonitor, hash_only, scanning_analyzer
 from agent.spool import Spool
@@ -66,6 +68,20 @@ class Agent:
             max_hash_bytes=ws.max_hash_bytes,
             ignore_extensions=ws.ignore_extensions,
             analyzer=scanning_analyzer(self.scanner) if self.scanner else hash_only,
+        )
+        ls = config.logs
+        self.logs = (
+            LogMonitor(
+                default_log_globs(config.exchange_root, config.inetpub),
+                self.db,
+                self.spool,
+                self.ruleset,
+                poll_seconds=ls.poll_seconds,
+                lookback_days=ls.lookback_days,
+                ship_all=ls.ship_all_records,
+            )
+            if ls.enabled
+            else None
         )
         ps = config.processes
         self.processes = (
@@ -137,8 +153,8 @@ class Agent:
             sensors=[s.sensor_status() for s in self._sources()],
         )
 
-    def _sources(self) -> list[WebRootMonitor | ProcessMonitor]:
-        return [s for s in (self.webroot, self.processes) if s is not None]
+    def _sources(self) -> list[WebRootMonitor | LogMonitor | ProcessMonitor]:
+        return [s for s in (self.webroot, self.logs, self.processes) if s is not None]
 
     def start(self) -> None:
         for root in self.roots:

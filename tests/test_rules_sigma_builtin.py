@@ -232,8 +232,12 @@ CASES = [
     Case(
         "bf4f4ca4-38ae-4ea5-aac6-0d8a8970f22a",
         Severity.CRITICAL,
-        [iis(*PROXYNOTSHELL, method="POST", status=200)],
-        [iis(*PROXYNOTSHELL, method="POST", status=401), iis(*BENIGN_AUTODISCOVER, status=200)],
+        [iis(*PROXYNOTSHELL, method="POST", status=200, user="CONTOSO\\j.doe")],
+        [
+            iis(*PROXYNOTSHELL, method="POST", status=401, user="CONTOSO\\j.doe"),
+            iis(*BENIGN_AUTODISCOVER, status=200),
+            iis(*PROXYNOTSHELL, method="POST", status=200),  # anonymous: that is ProxyShell
+        ],
         cve="cve.2022-41040",
     ),
     Case(

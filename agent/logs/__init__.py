@@ -1,0 +1,1 @@
+"""Reading IIS and Exchange logs: formats, line parsers, exact tailing, locations."""

@@ -1,0 +1,310 @@
+"""IIS and Exchange logs: tail every log exactly once, judge every record with Sigma.
+
+Poll-driven (appends to a log that IIS or Exchange holds open often raise no OS event),
+with watchdog on the log folders as a hint that cuts the wait. Each file's checkpoint is
+committed in the same transaction as the events its lines produced, so a restart or a
+crash neither loses nor repeats a line.
+
+On first start the logs written within the look-back are hunted backwards (fast path,
+events marked retro), then tailed from their end; when the rule set changes, the same
+look-back is hunted again with the new rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+
+from agent.events import new_event
+from agent.hunt import hunt_paths
+from agent.logrecord import LogRecord
+from agent.logs.formats import LogFormat, detect_format
+from agent.logs.locations import discover
+from agent.logs.tailer import Checkpoint, FileTailer
+from agent.platform.shared_open import open_shared
+from agent.sigma import SigmaRuleSet
+from agent.spool import Spool
+from agent.state import StateDB
+from protos import exwatch_pb2 as pb
+
+log = logging.getLogger("exwatch.agent.logs")
+
+SENSOR = "logs"
+DISCOVER_SECONDS = 10.0
+
+
+def record_event(
+    record: LogRecord, ruleset: SigmaRuleSet, *, retro: bool = False, ship_all: bool = False
+) -> pb.Event | None:
+    """The wire event for one record: detections always, other records only if asked."""
+    detections = ruleset.match(record)
+    if not detections and not ship_all:
+        return None
+    event = new_event(matches=detections, retro=retro)
+    event.log.CopyFrom(
+        pb.LogRecordEvent(
+            source=record.source, file=record.file, line=record.line, fields=dict(record.fields)
+        )
+    )
+    return event
+
+
+class _Hint(FileSystemEventHandler):
+    def __init__(self, monitor: LogMonitor) -> None:
+        self.monitor = monitor
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("created", "moved"):
+            self.monitor._rediscover.set()  # a new log (rotation): look for it now
+        self.monitor._wake.set()
+
+
+class LogMonitor:
+    def __init__(
+        self,
+        globs: Mapping[LogFormat, list[str]],
+        db: StateDB,
+        spool: Spool,
+        ruleset: SigmaRuleSet,
+        *,
+        poll_seconds: float = 1.0,
+        lookback_days: float = 7.0,
+        ship_all: bool = False,
+    ) -> None:
+        self.globs = dict(globs)
+        self.db = db
+        self.spool = spool
+        self.ruleset = ruleset
+        self.poll_seconds = poll_seconds
+        self.lookback_s = lookback_days * 86400
+        self.ship_all = ship_all
+        self._tailers: dict[str, FileTailer] = {}
+        self._refused: set[str] = set()
+        self._files: list[tuple[Path, LogFormat]] = []
+        self._wake = threading.Event()
+        self._rediscover = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: BaseObserver | None = None
+        self.ready = threading.Event()  # start-up hunt done, change hints armed
+        self.records_read = 0
+        self.detections = 0
+        self.malformed = 0
+        self.problem = ""
+        with db.transaction() as c:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS log_checkpoints "
+                "(path TEXT PRIMARY KEY, state TEXT NOT NULL)"
+            )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="exwatch-logs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join()
+        if self._observer:
+            self._observer.stop()
+            self._observer.join()
+
+    def sensor_status(self) -> pb.SensorStatus:
+        if self.problem:
+            return pb.SensorStatus(name=SENSOR, state=pb.SENSOR_STATE_DEGRADED, detail=self.problem)
+        return pb.SensorStatus(
+            name=SENSOR,
+            state=pb.SENSOR_STATE_OK,
+            detail=f"{len(self._files)} logs; {self.records_read} records, "
+            f"{self.detections} detections, {self.malformed} malformed",
+        )
+
+    def _watch_folders(self) -> None:
+        """watchdog on the log folders: only a hint to poll now, never the source of truth."""
+        folders: set[Path] = set()
+        for pattern in (g for globs in self.globs.values() for g in globs):
+            base = Path(pattern)
+            while any(ch in base.name for ch in "*?[") or not base.is_dir():
+                if base.parent == base:
+                    break
+                base = base.parent
+            if base.is_dir():
+                folders.add(base)
+        folders = {f for f in folders if not any(f != o and f.is_relative_to(o) for o in folders)}
+        if not folders:
+            return
+        observer = Observer()
+        observer.name = "exwatch-logs-observer"
+        for folder in folders:
+            try:
+                observer.schedule(_Hint(self), str(folder), recursive=True)
+            except OSError as exc:
+                log.info("no change hints for %s (%s); polling only", folder, exc)
+        observer.start()
+        self._observer = observer
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoints(self) -> dict[str, Checkpoint]:
+        with self.db.reading() as c:
+            rows = c.execute("SELECT path, state FROM log_checkpoints").fetchall()
+        out = {}
+        for path, state in rows:
+            try:
+                out[path] = Checkpoint(**json.loads(state))
+            except (TypeError, ValueError):
+                log.warning("discarding unreadable checkpoint of %s", path)
+        return out
+
+    @staticmethod
+    def _save(conn: sqlite3.Connection, checkpoint: Checkpoint) -> None:
+        conn.execute(
+            "INSERT INTO log_checkpoints (path, state) VALUES (?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET state = excluded.state",
+            (checkpoint.path, json.dumps(dataclasses.asdict(checkpoint))),
+        )
+
+    # ------------------------------------------------------------------ work
+
+    def _run(self) -> None:
+        try:
+            self._discover()
+            self._startup_hunt()
+        except Exception as exc:
+            log.exception("log start-up failed")
+            self.problem = f"start-up failed: {exc}"
+        self._watch_folders()
+        self.ready.set()
+        next_discover = time.monotonic() + DISCOVER_SECONDS
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_discover or self._rediscover.is_set():
+                    self._rediscover.clear()
+                    self._discover()
+                    next_discover = time.monotonic() + DISCOVER_SECONDS
+                self._poll_all()
+            except Exception as exc:  # one bad file must not stop the sensor
+                log.exception("log polling error")
+                self.problem = str(exc)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def _discover(self) -> None:
+        """Every log file the globs find, minus anything that is not text of its format
+        (a binary named like a log, a sparse file) - counted, never tailed."""
+        found: list[tuple[Path, LogFormat]] = []
+        for fmt, globs in self.globs.items():
+            for path in discover(globs):
+                if str(path) not in self._tailers and not self._is_log(path, fmt):
+                    continue
+                found.append((path, fmt))
+        self._files = found
+
+    def _is_log(self, path: Path, fmt: LogFormat) -> bool:
+        try:
+            with open_shared(path) as fh:
+                head = fh.read(4096)
+        except OSError:
+            return False
+        if detect_format(path, head) is None and head:
+            if str(path) not in self._refused:
+                self._refused.add(str(path))
+                self.malformed += 1
+                log.warning("%s is named like a %s log but is not one; skipped", path, fmt.value)
+            return False
+        return True
+
+    def _startup_hunt(self) -> None:
+        """Hunt what the logs already hold (within the look-back) when this agent has never
+        read them, or when its rules changed since it last did; then tail from the end."""
+        version_key = "logs_rules_version"
+        seen = self._checkpoints()
+        first = not seen
+        rules_changed = self.db.get_meta(version_key) not in ("", self.ruleset.version)
+        if not (first or rules_changed):
+            return
+        cutoff = time.time() - self.lookback_s
+        recent = [p for p, _ in self._files if _mtime(p) >= cutoff]
+        if recent:
+            found = 0
+            events: list[pb.Event] = []
+            for finding in hunt_paths(recent, self.ruleset):
+                event = new_event(matches=[finding.detection], retro=True)
+                record = finding.record
+                event.log.CopyFrom(
+                    pb.LogRecordEvent(
+                        source=record.source,
+                        file=record.file,
+                        line=finding.line,
+                        fields=dict(record.fields),
+                    )
+                )
+                events.append(event)
+                found += 1
+                if len(events) >= 500:
+                    self.spool.put(events)
+                    events = []
+            self.spool.put(events)
+            why = "first start" if first else "rules changed"
+            log.info("retro-hunt (%s) over %d logs: %d detections", why, len(recent), found)
+        if first:
+            # Everything that exists now was hunted (or is older than the look-back):
+            # tail from the end of every file.
+            with self.db.transaction() as conn:
+                for path, fmt in self._files:
+                    tailer = FileTailer(path, fmt, None)
+                    self._save(conn, tailer.end_checkpoint())
+        with self.db.transaction() as conn:
+            StateDB.set_meta(conn, version_key, self.ruleset.version)
+
+    def _poll_all(self) -> None:
+        checkpoints: dict[str, Checkpoint] | None = None
+        for path, fmt in self._files:
+            if self._stop.is_set():
+                return
+            key = str(path)
+            tailer = self._tailers.get(key)
+            if tailer is None:
+                if checkpoints is None:
+                    checkpoints = self._checkpoints()
+                tailer = self._tailers[key] = FileTailer(path, fmt, checkpoints.get(key))
+            before = tailer.checkpoint
+            result = tailer.poll()
+            self.malformed += result.malformed
+            for error in result.errors:
+                log.warning("%s: %s", path, error)
+            if not result.records and result.checkpoint == before:
+                continue
+            events = []
+            for record in result.records:
+                event = record_event(record, self.ruleset, ship_all=self.ship_all)
+                if event is not None:
+                    events.append(event)
+                    self.detections += bool(event.matches)
+            self.records_read += len(result.records)
+            with self.db.transaction() as conn:
+                self.spool.append(conn, events)
+                self._save(conn, result.checkpoint)
+            if events:
+                self.spool.notify()
+        self.problem = ""
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
