@@ -150,7 +150,8 @@ def main() -> None:
         f"p95 {percentile(fl, 0.95):.2f} ms, p99 {percentile(fl, 0.99):.2f} ms (n={len(fl)})"
     )
     print(
-        f"ratio p50 exwatch / inotifywait: {statistics.median(ms) / max(statistics.median(fl), 1e-3):.0f}x"
+        "ratio p50 exwatch / inotifywait: "
+        f"{statistics.median(ms) / max(statistics.median(fl), 1e-3):.0f}x"
     )
     shutil.rmtree(tmp, ignore_errors=True)
 
