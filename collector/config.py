@@ -27,6 +27,8 @@ class CollectorConfig:
     # Plain gRPC on a loopback address, no enrollment: the local demo only.
     insecure_loopback: bool = False
     agent_cert_days: int = 30
+    # A host that has sent nothing for this long is offline (agents beat every 30 s).
+    offline_after_seconds: int = 180
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch_events: int = 5000
 
@@ -79,7 +81,12 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
             values[key] = Path(values[key])
     if "insecure_loopback" in values and not isinstance(values["insecure_loopback"], bool):
         raise ConfigError("must be true or false", key="insecure_loopback")
-    for key in ("max_message_bytes", "max_batch_events", "agent_cert_days"):
+    for key in (
+        "max_message_bytes",
+        "max_batch_events",
+        "agent_cert_days",
+        "offline_after_seconds",
+    ):
         if key in values and (not isinstance(values[key], int) or values[key] <= 0):
             raise ConfigError(
                 "must be a positive integer", key=key, file=str(path) if path else None

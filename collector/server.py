@@ -111,6 +111,7 @@ class CollectorServer:
         self._server = server
         if self.pki is not None:
             self._tasks.append(asyncio.create_task(self._watch_revocations()))
+        self._tasks.append(asyncio.create_task(self._watch_silence()))
         log.info(
             "collector listening on %s:%d (%s), store %s",
             self.host,
@@ -130,6 +131,19 @@ class CollectorServer:
                 if self.ingest.cut_off(agent_id):
                     log.warning("agent %s revoked: stream closed", agent_id)
             since = now - int(REVOCATION_POLL_SECONDS * 1e9)  # overlap: a late commit is not missed
+
+    async def _watch_silence(self) -> None:
+        """Hosts that stopped reporting (agent stopped, host down, network cut) get an
+        alert; it resolves itself when the host is heard from again."""
+        limit_ns = self.config.offline_after_seconds * 10**9
+        while True:
+            await asyncio.sleep(min(self.config.offline_after_seconds / 6, 30))
+            for hostname in await asyncio.to_thread(
+                self.store.mark_offline,
+                older_than_ns=time.time_ns() - limit_ns,
+                now_ns=time.time_ns(),
+            ):
+                log.warning("host %s stopped reporting", hostname)
 
     async def stop(self) -> None:
         for task in self._tasks:

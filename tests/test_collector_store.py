@@ -302,3 +302,12 @@ def test_exposed_exchange_build_alerts_and_patching_resolves(store: SQLiteStore)
     [resolved] = store.list_alerts()
     assert resolved["status"] == "resolved"
     assert resolved["status_by"] == "exwatch"
+
+
+def test_silent_host_is_offline_until_it_reports_again(store: SQLiteStore) -> None:
+    assert store.mark_offline(older_than_ns=10, now_ns=100) == ["EXCH-A", "EXCH-B"]
+    assert store.mark_offline(older_than_ns=10, now_ns=101) == []  # one alert, not one a minute
+    assert {a["rule"] for a in store.list_alerts()} == {"exwatch.sensor.host_offline"}
+    store.record_heartbeat(A, pb.Heartbeat(), now_ns=200)
+    statuses = {a["hosts"][0]: a["status"] for a in store.list_alerts()}
+    assert statuses == {"EXCH-A": "resolved", "EXCH-B": "open"}

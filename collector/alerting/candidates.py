@@ -90,6 +90,17 @@ def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate)
 
 
 PATCH_RULE = "exwatch.patch.exposed"
+OFFLINE_RULE = "exwatch.sensor.host_offline"
+
+
+def offline_candidate(tenant: str, agent_id: str, hostname: str) -> AlertCandidate:
+    return AlertCandidate(
+        fingerprint=_fingerprint(tenant, agent_id, "offline"),
+        rule=OFFLINE_RULE,
+        title=f"{hostname} stopped reporting",
+        severity=pb.SEVERITY_HIGH,
+        tags=("exwatch.sensor-health",),
+    )
 
 
 def patch_candidate(tenant: str, agent_id: str, hostname: str, build: str) -> AlertCandidate | None:

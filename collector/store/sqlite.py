@@ -28,6 +28,7 @@ from collector.alerting.candidates import (
     INCIDENT_RULE,
     MASS_CHANGE_RULE,
     MSP_SCOPE,
+    OFFLINE_RULE,
     PAGE_RULE,
     PATCH_RULE,
     SEVERITY_NAMES,
@@ -35,6 +36,7 @@ from collector.alerting.candidates import (
     campaign,
     candidates_for,
     mass_change,
+    offline_candidate,
     patch_candidate,
 )
 from collector.alerting.incidents import chains_of, incident_title, merge_listed
@@ -162,6 +164,8 @@ class SQLiteStore:
                 row = c.execute(
                     "SELECT tenant, last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
                 ).fetchone()
+                if row["tenant"] == agent.tenant:
+                    self._back_online(c, agent, now_ns)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
@@ -202,10 +206,48 @@ class SQLiteStore:
                 )
                 if row is not None and heartbeat.exchange_build != row["exchange_build"]:
                     self._judge_build(c, agent, heartbeat.exchange_build, now_ns)
+                self._back_online(c, agent, now_ns)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    def mark_offline(self, *, older_than_ns: int, now_ns: int) -> list[str]:
+        """Open an offline alert for every unrevoked agent silent since ``older_than_ns``
+        that has none yet; returns their host names."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                rows = c.execute(
+                    "SELECT id, tenant, hostname, last_seen_ns FROM agents WHERE revoked_ns = 0 "
+                    "AND last_seen_ns < ? AND NOT EXISTS (SELECT 1 FROM alerts WHERE "
+                    "alerts.agent_id = agents.id AND rule = ? AND status != 'resolved')",
+                    (older_than_ns, OFFLINE_RULE),
+                ).fetchall()
+                for row in rows:
+                    agent = AgentInfo(row["id"], row["tenant"], row["hostname"])
+                    self._upsert_alert(
+                        c,
+                        agent,
+                        offline_candidate(agent.tenant, agent.agent_id, agent.hostname),
+                        row["last_seen_ns"],
+                        now_ns,
+                    )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        return [r["hostname"] for r in rows]
+
+    @staticmethod
+    def _back_online(c: sqlite3.Connection, agent: AgentInfo, now_ns: int) -> None:
+        c.execute(
+            "UPDATE alerts SET status = 'resolved', status_by = 'exwatch', "
+            "status_comment = 'reporting again', updated_ns = ? WHERE agent_id = ? AND rule = ? "
+            "AND status != 'resolved'",
+            (now_ns, agent.agent_id, OFFLINE_RULE),
+        )
 
     def _judge_build(
         self, c: sqlite3.Connection, agent: AgentInfo, build: str, now_ns: int
