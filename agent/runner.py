@@ -16,6 +16,8 @@ from agent.errors import ConfigError
 from agent.exchange_build import detect_exchange_build
 from agent.layout import watched_roots
 from agent.logs.locations import default_log_globs
+from agent.respond.commands import CommandHandler
+from agent.respond.quarantine import Vault
 from agent.sigma import SigmaRuleSet
 from agent.sources.logs import LogMonitor
 from agent.sources.processes import ProcessMonitor
@@ -99,6 +101,11 @@ class Agent:
             self.spool,
             self.identity,
             tls_dir=tls_dir,
+            on_command=CommandHandler(
+                Vault(config.data_dir / "quarantine", [r.path for r in self.roots]),
+                self.spool.put,
+                self.webroot.request_rescan,
+            ),
             rules_version=self.rules_version,
             heartbeat=self.heartbeat,
             heartbeat_seconds=config.heartbeat_seconds,

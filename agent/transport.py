@@ -101,6 +101,7 @@ class Transport:
         batch_max_bytes: int = 512 * 1024,
         max_in_flight: int = 8,
         tls_dir: Path | None = None,
+        on_command: Callable[[pb.Command], pb.CommandResult] | None = None,
     ) -> None:
         """``tls_dir``: the agent data folder holding its enrolled identity (mutual TLS);
         None for plain gRPC, which only a loopback collector may be."""
@@ -112,6 +113,7 @@ class Transport:
             )
         self.target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.tls_dir = tls_dir
+        self.on_command = on_command
         self.spool = spool
         self.identity = identity
         self.rules_version = rules_version
@@ -212,6 +214,17 @@ class Transport:
                 with self._lock:
                     self._call = None
 
+    def _run_command(self, command: pb.Command) -> pb.CommandResult:
+        if self.on_command is None:
+            return pb.CommandResult(
+                command_id=command.id, ok=False, error="this agent takes no commands"
+            )
+        try:
+            return self.on_command(command)
+        except Exception as exc:  # a failing action must not end the stream
+            log.exception("command %s failed", command.id)
+            return pb.CommandResult(command_id=command.id, ok=False, error=str(exc))
+
     def _stream(
         self, call: grpc._CallIterator[pb.CollectorMessage], outbox: _Outbox, welcome: pb.Welcome
     ) -> None:
@@ -238,6 +251,9 @@ class Transport:
                     elif kind == "certificate" and self.tls_dir is not None:
                         identity.store_renewed(self.tls_dir, message.certificate.certificate_pem)
                         log.info("certificate renewed; used from the next connection")
+                    elif kind == "command":
+                        result = self._run_command(message.command)
+                        outbox.put(pb.AgentMessage(command_result=result))
             except grpc.RpcError as exc:
                 if (
                     not self._stop.is_set()

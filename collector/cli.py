@@ -451,3 +451,78 @@ def suppress_delete(suppression_id: int, data_dir: Path | None) -> None:
     finally:
         store.close()
     click.echo(f"suppression {suppression_id} deleted")
+
+
+# ---------------------------------------------------------------- response actions
+
+
+def _queue(
+    agent_id: str, kind: str, argument: str, reason: str, actor: str, data_dir: Path | None
+) -> None:
+    store = _open_store(data_dir, None)
+    try:
+        command_id = store.queue_command(
+            agent_id, kind, argument, actor=actor, reason=reason, now_ns=time.time_ns()
+        )
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(
+        f"{kind} queued as command {command_id}; the agent confirms it "
+        "(see 'exwatch-collector commands')"
+    )
+
+
+_AGENT = click.option("--agent", "agent_id", required=True, help="Agent id (see 'agent list').")
+_REASON = click.option("--reason", default="", help="Why (kept with the command).")
+_BY = click.option("--by", "actor", default="cli", show_default=True, help="Who.")
+_DATA = click.option(
+    "--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP
+)
+
+
+@main.command()
+@_AGENT
+@click.argument("path")
+@_REASON
+@_BY
+@_DATA
+def quarantine(agent_id: str, path: str, reason: str, actor: str, data_dir: Path | None) -> None:
+    """Move PATH (inside a watched root on the agent's host) into the agent's vault."""
+    _queue(agent_id, "quarantine", path, reason, actor, data_dir)
+
+
+@main.command()
+@_AGENT
+@click.argument("vault_id")
+@_REASON
+@_BY
+@_DATA
+def restore(agent_id: str, vault_id: str, reason: str, actor: str, data_dir: Path | None) -> None:
+    """Put a quarantined file back where it was."""
+    _queue(agent_id, "restore", vault_id, reason, actor, data_dir)
+
+
+@main.command()
+@_AGENT
+@_REASON
+@_BY
+@_DATA
+def rescan(agent_id: str, reason: str, actor: str, data_dir: Path | None) -> None:
+    """Have the agent diff its web roots against its inventory now."""
+    _queue(agent_id, "rescan", "", reason, actor, data_dir)
+
+
+@main.command()
+@click.option("--agent", "agent_id", help="Only this agent's commands.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_DATA
+def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
+    """Response actions with who asked, when, and what the agent answered."""
+    store = _open_store(data_dir, None)
+    try:
+        rows = store.list_commands(agent_id=agent_id)
+    finally:
+        store.close()
+    _emit(rows, fmt, ["id", "agent_id", "kind", "argument", "status", "result", "requested_by"])

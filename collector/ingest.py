@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
@@ -43,6 +43,14 @@ class _Waiting:
     future: asyncio.Future[CommitResult]
 
 
+@dataclass(slots=True, eq=False)
+class _Stream:
+    """One open Connect stream: how to cut it off, and the commands waiting for it."""
+
+    revoked: asyncio.Event = field(default_factory=asyncio.Event)
+    commands: asyncio.Queue[pb.Command] = field(default_factory=asyncio.Queue)
+
+
 class _Refused(Exception):
     def __init__(self, code: grpc.StatusCode, detail: str) -> None:
         super().__init__(detail)
@@ -72,7 +80,7 @@ class IngestService(pb_grpc.CollectorServicer):
         self.connect_port = connect_port
         self.agent_cert_days = agent_cert_days
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exwatch-store")
-        self._streams: dict[str, set[asyncio.Event]] = {}
+        self._streams: dict[str, set[_Stream]] = {}
         self._waiting: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
         self.batches_committed = 0
@@ -126,8 +134,8 @@ class IngestService(pb_grpc.CollectorServicer):
     def cut_off(self, agent_id: str) -> int:
         """Close every open stream of ``agent_id`` (after a revocation). Returns how many."""
         streams = self._streams.get(agent_id, set())
-        for revoked in streams:
-            revoked.set()
+        for stream in streams:
+            stream.revoked.set()
         return len(streams)
 
     # ------------------------------------------------------------------ identity
@@ -181,7 +189,7 @@ class IngestService(pb_grpc.CollectorServicer):
     ) -> AsyncIterator[pb.CollectorMessage]:
         peer = context.peer()
         agent: AgentInfo | None = None
-        revoked = asyncio.Event()
+        stream = _Stream()
         messages = aiter(request_iterator)
         try:
             first = await anext(messages, None)
@@ -190,7 +198,7 @@ class IngestService(pb_grpc.CollectorServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a hello"
                 )
             agent = await self._identify(first.hello, context)
-            self._streams.setdefault(agent.agent_id, set()).add(revoked)
+            self._streams.setdefault(agent.agent_id, set()).add(stream)
             last = await self._run(
                 self.store.register_agent,
                 agent,
@@ -215,13 +223,8 @@ class IngestService(pb_grpc.CollectorServicer):
                     server_time_ns=time.time_ns(),
                 )
             )
-            while True:
-                message = await self._next(messages, revoked)
-                if message is None:
-                    break
-                reply = await self._handle(agent, message)
-                if reply is not None:
-                    yield reply
+            async for reply in self._serve(agent, messages, stream):
+                yield reply
         except _Refused as refusal:
             log.warning(
                 "refused stream from %s: %s", agent.agent_id if agent else peer, refusal.detail
@@ -232,27 +235,54 @@ class IngestService(pb_grpc.CollectorServicer):
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         finally:
             if agent is not None:
-                self._streams.get(agent.agent_id, set()).discard(revoked)
+                self._streams.get(agent.agent_id, set()).discard(stream)
                 log.info("agent %s disconnected", agent.agent_id)
 
-    @staticmethod
-    async def _next(
-        messages: AsyncIterator[pb.AgentMessage], revoked: asyncio.Event
-    ) -> pb.AgentMessage | None:
-        """The next message, unless the agent is revoked first."""
-        read = asyncio.ensure_future(anext(messages, None))
-        cut = asyncio.ensure_future(revoked.wait())
+    async def _serve(
+        self, agent: AgentInfo, messages: AsyncIterator[pb.AgentMessage], stream: _Stream
+    ) -> AsyncIterator[pb.CollectorMessage]:
+        """Answer the agent's messages and pass it commands, until it hangs up or is
+        revoked. The pending read survives a command being sent: no message is dropped."""
+        read: asyncio.Future[pb.AgentMessage | None] | None = None
         try:
-            done, _ = await asyncio.wait({read, cut}, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # also when the stream itself is cancelled: leave no task behind
-            cut.cancel()
-            if not read.done():
+            while True:
+                if read is None:
+                    read = asyncio.ensure_future(anext(messages, None))
+                command = asyncio.ensure_future(stream.commands.get())
+                cut = asyncio.ensure_future(stream.revoked.wait())
+                try:
+                    waiting: set[asyncio.Future[Any]] = {read, command, cut}
+                    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    command.cancel()  # a cancelled Queue.get loses nothing
+                    cut.cancel()
+                if cut in done:
+                    raise _Refused(
+                        grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed"
+                    )
+                if command in done and not command.cancelled():
+                    yield pb.CollectorMessage(command=command.result())
+                if read.done():
+                    message, read = read.result(), None
+                    if message is None:
+                        return
+                    reply = await self._handle(agent, message)
+                    if reply is not None:
+                        yield reply
+        finally:
+            if read is not None and not read.done():
                 read.cancel()
-        if cut in done and not read.done():
-            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed")
-        if read.cancelled():
-            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed")
-        return read.result()
+
+    def connected(self) -> list[str]:
+        return [agent_id for agent_id, streams in self._streams.items() if streams]
+
+    def deliver(self, agent_id: str, command: pb.Command) -> bool:
+        """Hand a command to the agent's open stream; False if it has none (any more)."""
+        streams = self._streams.get(agent_id)
+        if not streams:
+            return False
+        next(iter(streams)).commands.put_nowait(command)
+        return True
 
     async def _handle(
         self, agent: AgentInfo, message: pb.AgentMessage
@@ -272,6 +302,17 @@ class IngestService(pb_grpc.CollectorServicer):
             return None
         if kind == "renew":
             return await self._renew(agent, message.renew)
+        if kind == "command_result":
+            r = message.command_result
+            await self._run(
+                self.store.finish_command,
+                agent.agent_id,
+                r.command_id[:64],
+                ok=r.ok,
+                result=r.detail if r.ok else r.error,
+                now_ns=time.time_ns(),
+            )
+            return None
         if kind == "hello":
             raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "hello sent twice")
         # Kinds this collector does not know yet are ignored, so a newer agent still works.

@@ -15,6 +15,7 @@ from collector.errors import ConfigError
 from collector.ingest import IngestService
 from collector.pki import PKIPaths
 from collector.store import SQLiteStore
+from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
 
 log = logging.getLogger("exwatch.collector")
@@ -28,6 +29,7 @@ SERVER_OPTIONS = [
     ("grpc.http2.max_ping_strikes", 0),
 ]
 REVOCATION_POLL_SECONDS = 1.0
+COMMAND_POLL_SECONDS = 0.5
 
 
 def _address(host: str, port: int) -> str:
@@ -112,6 +114,7 @@ class CollectorServer:
         if self.pki is not None:
             self._tasks.append(asyncio.create_task(self._watch_revocations()))
         self._tasks.append(asyncio.create_task(self._watch_silence()))
+        self._tasks.append(asyncio.create_task(self._deliver_commands()))
         log.info(
             "collector listening on %s:%d (%s), store %s",
             self.host,
@@ -131,6 +134,25 @@ class CollectorServer:
                 if self.ingest.cut_off(agent_id):
                     log.warning("agent %s revoked: stream closed", agent_id)
             since = now - int(REVOCATION_POLL_SECONDS * 1e9)  # overlap: a late commit is not missed
+
+    async def _deliver_commands(self) -> None:
+        """Commands are queued by the CLI or the console (maybe another process): pass
+        each to its agent's open stream within a second."""
+        while True:
+            await asyncio.sleep(COMMAND_POLL_SECONDS)
+            connected = self.ingest.connected()
+            for row in await asyncio.to_thread(
+                self.store.take_commands, connected, now_ns=time.time_ns()
+            ):
+                command = pb.Command(id=row["id"])
+                if row["kind"] == "quarantine":
+                    command.quarantine.path = row["argument"]
+                elif row["kind"] == "restore":
+                    command.restore.vault_id = row["argument"]
+                else:
+                    command.rescan.SetInParent()
+                if not self.ingest.deliver(row["agent_id"], command):
+                    await asyncio.to_thread(self.store.requeue_command, row["id"])
 
     async def _watch_silence(self) -> None:
         """Hosts that stopped reporting (agent stopped, host down, network cut) get an

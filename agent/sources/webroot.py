@@ -160,6 +160,7 @@ class WebRootMonitor:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._stop = threading.Event()
+        self._rescan_now = threading.Event()
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()  # set once the first snapshot diff is done
         self.events_reported = 0
@@ -185,6 +186,12 @@ class WebRootMonitor:
         if self._observer:
             self._observer.stop()
             self._observer.join()
+
+    def request_rescan(self) -> None:
+        """Run the snapshot diff now (a command from the collector)."""
+        self._rescan_now.set()
+        with self._wake:
+            self._wake.notify_all()
 
     def sensor_status(self) -> pb.SensorStatus:
         broken = [f"{rw.key}: {rw.problem}" for rw in self.roots if not rw.healthy]
@@ -282,7 +289,8 @@ class WebRootMonitor:
                 if now >= next_health:
                     self._check_roots()
                     next_health = now + 1.0
-                if now >= next_rescan:
+                if now >= next_rescan or self._rescan_now.is_set():
+                    self._rescan_now.clear()
                     self._rescan(startup=False)
                     next_rescan = time.monotonic() + self.rescan_seconds
             except Exception:  # never let one bad file stop the sensor

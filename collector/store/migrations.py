@@ -173,3 +173,27 @@ def m005_indicators(db: Database) -> None:
         """
     )
 
+
+@MIGRATIONS()
+def m006_commands(db: Database) -> None:
+    # Response actions for agents (quarantine, restore, rescan): queued by an analyst,
+    # delivered on the agent's stream, confirmed by the agent. Kept as the audit record.
+    db.executescript(
+        """
+        CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            agent_id TEXT NOT NULL REFERENCES agents (id),
+            kind TEXT NOT NULL,
+            argument TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'done', 'failed')),
+            result TEXT NOT NULL DEFAULT '',
+            requested_by TEXT NOT NULL,
+            requested_ns INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL
+        );
+        CREATE INDEX commands_agent_status ON commands (agent_id, status);
+        """
+    )
+

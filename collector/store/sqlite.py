@@ -412,6 +412,94 @@ class SQLiteStore:
             ).fetchall()
         return [r[0] for r in rows]
 
+    # ------------------------------------------------------------------ commands
+
+    COMMAND_KINDS = ("quarantine", "restore", "rescan")
+
+    def queue_command(
+        self,
+        agent_id: str,
+        kind: str,
+        argument: str,
+        *,
+        actor: str,
+        reason: str = "",
+        tenant: str | None = None,
+        now_ns: int,
+    ) -> str:
+        """Queue a response action for an agent (of ``tenant``, when given)."""
+        if kind not in self.COMMAND_KINDS:
+            raise StoreError(f"unknown command {kind!r}; expected {', '.join(self.COMMAND_KINDS)}")
+        row = self.agent(agent_id)
+        if row is None or (tenant and row["tenant"] != tenant):
+            raise NotFound(f"no agent {agent_id}")
+        command_id = uuid.uuid4().hex
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO commands (id, tenant, agent_id, kind, argument, reason, status, "
+                "requested_by, requested_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
+                "?, ?, ?)",
+                (
+                    command_id,
+                    row["tenant"],
+                    agent_id,
+                    kind,
+                    argument,
+                    reason,
+                    actor,
+                    now_ns,
+                    now_ns,
+                ),
+            )
+        return command_id
+
+    def take_commands(self, agent_ids: Sequence[str], *, now_ns: int) -> list[dict[str, Any]]:
+        """Pending commands of connected agents, marked sent in the same step."""
+        if not agent_ids:
+            return []
+        marks = ",".join("?" * len(agent_ids))
+        with self._lock:
+            rows = self._conn.execute(
+                f"UPDATE commands SET status = 'sent', updated_ns = ? WHERE status = 'pending' "
+                f"AND agent_id IN ({marks}) RETURNING id, agent_id, kind, argument",
+                (now_ns, *agent_ids),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def requeue_command(self, command_id: str) -> None:
+        """Its agent went away between taking and delivering: deliver on reconnect."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE commands SET status = 'pending' WHERE id = ? AND status = 'sent'",
+                (command_id,),
+            )
+
+    def finish_command(
+        self, agent_id: str, command_id: str, *, ok: bool, result: str, now_ns: int
+    ) -> None:
+        """The agent's confirmation; only the agent the command was for can give it."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE commands SET status = ?, result = ?, updated_ns = ? WHERE id = ? "
+                "AND agent_id = ?",
+                ("done" if ok else "failed", result[:2000], now_ns, command_id, agent_id),
+            )
+
+    def list_commands(
+        self, *, agent_id: str | None = None, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        if agent_id:
+            where.append("agent_id = ?")
+            args.append(agent_id)
+        if tenant:
+            where.append("tenant = ?")
+            args.append(tenant)
+        sql = "SELECT * FROM commands" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY requested_ns", args).fetchall()
+        return [dict(r) for r in rows]
+
     # ------------------------------------------------------------------ ingest
 
     def commit_batch(

@@ -1,0 +1,1 @@
+"""Response actions, carried out only on a command from the collector."""
