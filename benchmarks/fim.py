@@ -58,6 +58,8 @@ def main() -> None:
             "collector",
             "serve",
             "--insecure-loopback",
+            "--console-listen",
+            "",
             "--listen",
             "127.0.0.1:0",
             "--data-dir",

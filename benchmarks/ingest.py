@@ -169,6 +169,8 @@ def main() -> None:
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--console-listen",
+            "",
             "--enroll-listen",
             "127.0.0.1:0",
             "--data-dir",

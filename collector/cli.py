@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from collector.config import load_config
+from collector.console import bootstrap_admin
+from collector.console.cli import register as register_console_commands
 from collector.errors import CollectorError
 from collector.store import SQLiteStore
 
@@ -46,6 +48,10 @@ def main() -> None:
 )
 @click.option("--listen", help="Agents' mutual-TLS address HOST:PORT (default 127.0.0.1:50051).")
 @click.option("--enroll-listen", help="Enrollment TLS address HOST:PORT (default 127.0.0.1:50052).")
+@click.option(
+    "--console-listen",
+    help="Web console HOST:PORT (default 127.0.0.1:8080; an empty string turns it off).",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
 @click.option(
     "--insecure-loopback",
@@ -58,6 +64,7 @@ def serve(
     config_path: Path | None,
     listen: str | None,
     enroll_listen: str | None,
+    console_listen: str | None,
     data_dir: Path | None,
     insecure_loopback: bool | None,
     verbose: bool,
@@ -74,9 +81,17 @@ def serve(
             config_path,
             listen=listen,
             enroll_listen=enroll_listen,
+            console_listen=console_listen,
             data_dir=data_dir,
             insecure_loopback=insecure_loopback,
         )
+        if cfg.console_listen:
+            first = bootstrap_admin(cfg.store_path)
+            if first:
+                click.echo(
+                    f"console: first admin account {first[0]!r}, password {first[1]!r} "
+                    "(shown once; change it with 'exwatch-collector user passwd')"
+                )
         asyncio.run(run_server(cfg))
     except CollectorError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -526,3 +541,6 @@ def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
     finally:
         store.close()
     _emit(rows, fmt, ["id", "agent_id", "kind", "argument", "status", "result", "requested_by"])
+
+
+register_console_commands(main)

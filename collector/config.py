@@ -22,6 +22,10 @@ class CollectorConfig:
     # demands client certificates or never asks for them.
     enroll_listen: str = DEFAULT_ENROLL_LISTEN
     data_dir: Path = Path("var")
+    # The web console and JSON API; empty: off. Put TLS in front (a reverse proxy) and set
+    # secure_cookies when it is reached over the network.
+    console_listen: str = "127.0.0.1:8080"
+    secure_cookies: bool = False
     # CA and server certificate (exwatch-collector init). Default: <data_dir>/pki.
     pki_dir: Path | None = None
     # Plain gRPC on a loopback address, no enrollment: the local demo only.
@@ -79,8 +83,9 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
     for key in ("data_dir", "pki_dir"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
-    if "insecure_loopback" in values and not isinstance(values["insecure_loopback"], bool):
-        raise ConfigError("must be true or false", key="insecure_loopback")
+    for key in ("insecure_loopback", "secure_cookies"):
+        if key in values and not isinstance(values[key], bool):
+            raise ConfigError("must be true or false", key=key)
     for key in (
         "max_message_bytes",
         "max_batch_events",
@@ -94,4 +99,6 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
     config = CollectorConfig(**values)
     parse_listen(config.listen)
     parse_listen(config.enroll_listen, "enroll_listen")
+    if config.console_listen:
+        parse_listen(config.console_listen, "console_listen")
     return config

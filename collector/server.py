@@ -11,6 +11,13 @@ import time
 import grpc
 
 from collector.config import CollectorConfig, is_loopback, parse_listen
+from collector.console import (
+    ConsoleServer,
+    ConsoleSettings,
+    create_app,
+    start_console,
+    stop_console,
+)
 from collector.errors import ConfigError
 from collector.ingest import IngestService
 from collector.pki import PKIPaths
@@ -66,6 +73,8 @@ class CollectorServer:
             agent_cert_days=config.agent_cert_days,
         )
         self._server: grpc.aio.Server | None = None
+        self._console: ConsoleServer | None = None
+        self.console_port = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.enroll_port = 0
 
@@ -113,6 +122,20 @@ class CollectorServer:
         self._server = server
         if self.pki is not None:
             self._tasks.append(asyncio.create_task(self._watch_revocations()))
+        if self.config.console_listen:
+            host, port_ = parse_listen(self.config.console_listen, "console_listen")
+            app = create_app(
+                ConsoleSettings(
+                    db_path=self.config.store_path,
+                    secure_cookies=self.config.secure_cookies,
+                    offline_after_seconds=self.config.offline_after_seconds,
+                ),
+                self.store,
+            )
+            try:
+                self._console, self.console_port = await start_console(app, host, port_)
+            except OSError as exc:
+                raise ConfigError(f"cannot serve the console: {exc}", key="console_listen") from exc
         self._tasks.append(asyncio.create_task(self._watch_silence()))
         self._tasks.append(asyncio.create_task(self._deliver_commands()))
         log.info(
@@ -172,6 +195,8 @@ class CollectorServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._console is not None:
+            await stop_console(self._console)
         if self._server is not None:
             await self._server.stop(grace=2)
         await self.ingest.aclose()
@@ -184,6 +209,9 @@ async def serve(config: CollectorConfig, *, stop: asyncio.Event | None = None) -
     try:
         port = await server.start()
         extra = f"; enrollment on {server.enroll_host}:{server.enroll_port}" if server.pki else ""
+        if server.console_port:
+            host = parse_listen(config.console_listen, "console_listen")[0]
+            extra += f"; console on http://{host}:{server.console_port}"
         print(f"exwatch-collector: listening on {server.host}:{port}{extra}", flush=True)
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -63,6 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--var", type=Path, default=Path("var"), help="data folder (default ./var)")
     parser.add_argument("--port", type=int, default=50051, help="collector gRPC port")
+    parser.add_argument("--console-port", type=int, default=8080, help="web console port")
     parser.add_argument("--exit-after", type=float, default=0, help="stop after N seconds")
     args = parser.parse_args()
 
@@ -82,6 +83,15 @@ def main() -> int:
         'hostname = "EXCH-DEMO01"\n',
         encoding="utf-8",
     )
+    from collector.console import bootstrap_admin  # the demo sets up what a user would
+
+    first = bootstrap_admin(var / "exwatch.db")
+    if first:
+        login = f"user {first[0]!r}, password {first[1]!r} (written to {var / 'demo-admin.txt'})"
+        (var / "demo-admin.txt").write_text(f"{first[0]} {first[1]}\n", encoding="utf-8")
+    else:
+        saved = var / "demo-admin.txt"
+        login = f"as in {saved}" if saved.exists() else "with the account made on the first run"
     py = sys.executable
     collector = subprocess.Popen(
         [
@@ -90,6 +100,8 @@ def main() -> int:
             "collector",
             "serve",
             "--insecure-loopback",
+            "--console-listen",
+            f"127.0.0.1:{args.console_port}",
             "--listen",
             f"127.0.0.1:{args.port}",
             "--data-dir",
@@ -112,7 +124,8 @@ def main() -> int:
         "\n"
         "exwatch demo is running.\n"
         f"  collector   127.0.0.1:{args.port}, store {var / 'exwatch.db'}\n"
-        f"  agent       watching {demo} (stands for an Exchange server's C:\\)\n\n"
+        f"  agent       watching {demo} (stands for an Exchange server's C:\\)\n"
+        f"  console     http://127.0.0.1:{args.console_port}  - log in {login}\n\n"
         "See an alert: in another terminal, drop a (harmless) webshell marker, then list alerts:\n"
         f"  echo '{SHELL_LINE}' > '{rel}'\n"
         "  .venv/bin/exwatch-collector alerts\n"

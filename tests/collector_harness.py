@@ -17,6 +17,7 @@ class RunningCollector:
         self.config = CollectorConfig(
             listen=f"127.0.0.1:{port}",
             enroll_listen="127.0.0.1:0",
+            console_listen="",
             data_dir=data_dir,
             insecure_loopback=not tls,
         )

@@ -197,3 +197,122 @@ def m006_commands(db: Database) -> None:
         """
     )
 
+
+@MIGRATIONS()
+def m010_console(db: Database) -> None:
+    # The MSP console: people, their sessions and API tokens, what they did, and their
+    # notes on alerts. Secrets (session ids, API tokens) are stored as SHA-256 only: they
+    # are long random values, so a fast hash suffices and a copy of the database alone
+    # cannot log anyone in. Passwords are argon2 hashes.
+    db.executescript(
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL
+                CHECK (role IN ('admin', 'msp_analyst', 'tenant_analyst', 'read_only')),
+            -- read_only users may see every tenant (1) or only those in user_tenants (0);
+            -- admin and msp_analyst always see all, tenant_analyst never does.
+            all_tenants INTEGER NOT NULL DEFAULT 0,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_ns INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL,
+            last_login_ns INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE user_tenants (
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            tenant TEXT NOT NULL,
+            PRIMARY KEY (user_id, tenant)
+        );
+
+        CREATE TABLE sessions (
+            id_sha256 TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_ns INTEGER NOT NULL,
+            last_seen_ns INTEGER NOT NULL,
+            expires_ns INTEGER NOT NULL,
+            ip TEXT NOT NULL DEFAULT '',
+            user_agent TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX sessions_user ON sessions (user_id);
+
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+            name TEXT NOT NULL DEFAULT '',
+            token_sha256 TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_ns INTEGER NOT NULL,
+            expires_ns INTEGER NOT NULL DEFAULT 0,
+            last_used_ns INTEGER NOT NULL DEFAULT 0,
+            revoked_ns INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX api_tokens_user ON api_tokens (user_id);
+
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            ts_ns INTEGER NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            tenant TEXT NOT NULL DEFAULT '',
+            object_type TEXT NOT NULL DEFAULT '',
+            object_id TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            ip TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_ts ON audit_log (ts_ns);
+
+        CREATE TABLE alert_comments (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            tenant TEXT NOT NULL,
+            author TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_ns INTEGER NOT NULL
+        );
+        CREATE INDEX alert_comments_alert ON alert_comments (alert_id, created_ns);
+
+        ALTER TABLE alerts ADD COLUMN assignee TEXT NOT NULL DEFAULT '';
+
+        -- The all-tenant alert queue (MSP analysts) sorts by recency without a tenant
+        -- prefix; alerts_tenant_seen only serves one tenant at a time.
+        CREATE INDEX alerts_seen ON alerts (last_seen_ns);
+        -- Fleet overview counts open alerts per host.
+        CREATE INDEX alerts_agent_status ON alerts (agent_id, status);
+        """
+    )
+
+
+@MIGRATIONS()
+def m011_outbox(db: Database) -> None:
+    # The notification outbox (collector/notify): a row is written in the same transaction
+    # that opens or escalates an alert, so a page is never lost between the alert's commit
+    # and its delivery. The worker claims due rows with a lease (several collectors may
+    # share the file), sends, and records the outcome; alert content is read at send time.
+    db.executescript(
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            alert_id INTEGER REFERENCES alerts (id),  -- NULL: a test message
+            fingerprint TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            severity INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ns INTEGER NOT NULL,
+            lease_until INTEGER,  -- ns; a claim is void after it (its worker died)
+            lease_owner TEXT NOT NULL DEFAULT '',
+            last_error TEXT NOT NULL DEFAULT '',  -- secrets redacted
+            created_ns INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL,
+            sent_ns INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX notifications_due ON notifications (state, next_attempt_ns);
+        CREATE INDEX notifications_alert_channel ON notifications (alert_id, channel, state);
+        """
+    )

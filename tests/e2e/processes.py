@@ -61,6 +61,8 @@ class Collector(Proc):
                 "collector",
                 "serve",
                 "--insecure-loopback",
+                "--console-listen",
+                "127.0.0.1:0",
                 "--listen",
                 f"127.0.0.1:{port}",
                 "--data-dir",
