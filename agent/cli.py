@@ -131,6 +131,24 @@ def enroll(
     )
 
 
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Agent TOML config.",
+)
+def service(config_path: Path) -> None:
+    """Run under the Windows service manager (what install.ps1 registers)."""
+    from agent.platform.windows_service import run_as_service
+
+    try:
+        run_as_service(config_path)
+    except AgentError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 main.add_command(hunt)
 main.add_command(scan)
 main.add_command(simulate_command)
