@@ -92,11 +92,30 @@ def test_acknowledge_assign_comment_resolve_are_audited(
     assert client.get("/api/v1/audit", headers=h).status_code == 403
 
 
-def test_quarantine_is_501_until_the_command_channel(client: TestClient, console: Console) -> None:
+def test_quarantine_queues_a_command_for_the_evidence_files_only(
+    client: TestClient, console: Console
+) -> None:
+    alert = console.alert_id("acme")
+    url = f"/api/v1/alerts/{alert}/quarantine"
+    r = client.post(url, headers=bearer(console, "ana"))
+    assert r.status_code == 202, r.text
+    [queued] = r.json()
+    assert queued["path"].endswith(".aspx")
+    conn = console.conn()
+    try:
+        [command] = conn.execute(
+            "SELECT kind, argument, requested_by, tenant FROM commands"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert tuple(command) == ("quarantine", queued["path"], "ana", "acme")
+    # a path that is not evidence of this alert is refused: nothing else can be moved
     r = client.post(
-        f"/api/v1/alerts/{console.alert_id('acme')}/quarantine", headers=bearer(console, "ana")
+        url,
+        params={"path": r"C:\Windows\System32\drivers\etc\hosts"},
+        headers=bearer(console, "ana"),
     )
-    assert r.status_code == 501 and "command channel" in r.json()["detail"]
+    assert r.status_code == 422
 
 
 def test_alert_events_decode_every_kind(client: TestClient, console: Console) -> None:
@@ -126,7 +145,7 @@ def test_alert_page_shows_the_timeline_and_actions(client: TestClient, console: 
         "w3wp.exe",  # parent
         "Acknowledge",
         "Quarantine file",
-        "needs the agent command channel",
+        "moves the alert's files into its vault",
     ):
         assert text in page, text
     # hostile strings in events are escaped, never markup

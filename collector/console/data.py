@@ -25,16 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 
 from collector.alerting.candidates import SEVERITY_BY_NAME, SEVERITY_NAMES
+from collector.store.sqlite import SQLiteStore
 from protos import exwatch_pb2 as pb
-
-if TYPE_CHECKING:
-    from collector.store.sqlite import SQLiteStore
 
 ROLES = ("admin", "msp_analyst", "tenant_analyst", "read_only")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
@@ -686,6 +684,51 @@ def assign_alert(
         ip=ip,
     )
     return get_alert(conn, p, alert_id)
+
+
+def quarantine_alert_files(
+    conn: sqlite3.Connection, p: Principal, alert_id: int, path: str = "", *, ip: str = ""
+) -> list[dict[str, str]]:
+    """Queue a quarantine of the alert's evidence files (or of one of them, ``path``) on
+    the hosts that reported them. Only files that are evidence of an alert the caller may
+    work on can be named: the console cannot be used to move arbitrary files."""
+    require_alert_writer(p)
+    row = get_alert_row(conn, p, alert_id)
+    files: dict[tuple[str, str], None] = {}
+    for agent_id, payload in conn.execute(
+        "SELECT e.agent_id, e.payload FROM alert_events ae JOIN events e ON e.rowid = "
+        "ae.event_rowid WHERE ae.alert_id = ? AND e.kind = 'file'",
+        (alert_id,),
+    ):
+        f = pb.Event.FromString(payload).file
+        if f.action != pb.FILE_ACTION_DELETED and (not path or f.path == path):
+            files[(agent_id, f.path)] = None
+    if not files:
+        raise Invalid("no file of this alert to quarantine" + (f" at {path}" if path else ""))
+    queued = []
+    for agent_id, file_path in files:
+        command_id = SQLiteStore.insert_command(
+            conn,
+            tenant=row["tenant"],
+            agent_id=agent_id,
+            kind="quarantine",
+            argument=file_path,
+            reason=f"alert {alert_id}",
+            actor=p.username,
+            now_ns=now_ns(),
+        )
+        audit(
+            conn,
+            p.username,
+            "file.quarantine",
+            tenant=row["tenant"],
+            object_type="alert",
+            object_id=str(alert_id),
+            detail={"path": file_path, "command": command_id},
+            ip=ip,
+        )
+        queued.append({"command": command_id, "agent_id": agent_id, "path": file_path})
+    return queued
 
 
 def add_comment(

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -416,19 +415,16 @@ async def comment(
     )
 
 
-@router.post(
-    "/alerts/{alert_id}/quarantine",
-    tags=["alerts"],
-    status_code=501,
-    responses={501: {"description": "Needs the agent command channel (not built yet)."}},
-)
-async def quarantine(request: Request, p: Writer, alert_id: AlertId) -> JSONResponse:
-    data.require_alert_writer(p)
-    await _state(request).db.read(data.get_alert, p, alert_id)  # 404 before 501
-    return JSONResponse(
-        {"detail": "quarantine needs the agent command channel, which is not built yet"},
-        status_code=501,
+@router.post("/alerts/{alert_id}/quarantine", status_code=202, tags=["alerts"])
+async def quarantine(
+    request: Request, p: Writer, alert_id: AlertId, path: str = ""
+) -> list[dict[str, str]]:
+    """Queue a quarantine of the alert's evidence files (or of the one at ``path``) on the
+    hosts that reported them; each agent confirms (see the host's commands)."""
+    result: list[dict[str, str]] = await _state(request).db.write(
+        data.quarantine_alert_files, p, alert_id, path, ip=auth.client_ip(request)
     )
+    return result
 
 
 # ---------------------------------------------------------------------------- hosts

@@ -409,17 +409,10 @@ async def alert_comment(
 
 @router.post("/alerts/{alert_id}/quarantine")
 async def alert_quarantine(request: Request, p: Writer, alert_id: AlertId) -> Response:
-    data.require_alert_writer(p)
-    await _state(request).db.read(data.get_alert, p, alert_id)
-    return _render(
-        request,
-        "error.html",
-        p,
-        status_code=501,
-        status=501,
-        message="Quarantine needs the agent command channel, which is not built yet. "
-        "Nothing was changed on the host.",
+    await _state(request).db.write(
+        data.quarantine_alert_files, p, alert_id, ip=auth.client_ip(request)
     )
+    return _see_other(f"/alerts/{alert_id}?done=quarantine+queued")
 
 
 # ---------------------------------------------------------------------------- rules, enrollment

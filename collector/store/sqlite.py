@@ -433,24 +433,38 @@ class SQLiteStore:
         row = self.agent(agent_id)
         if row is None or (tenant and row["tenant"] != tenant):
             raise NotFound(f"no agent {agent_id}")
-        command_id = uuid.uuid4().hex
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO commands (id, tenant, agent_id, kind, argument, reason, status, "
-                "requested_by, requested_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
-                "?, ?, ?)",
-                (
-                    command_id,
-                    row["tenant"],
-                    agent_id,
-                    kind,
-                    argument,
-                    reason,
-                    actor,
-                    now_ns,
-                    now_ns,
-                ),
+            return self.insert_command(
+                self._conn,
+                tenant=row["tenant"],
+                agent_id=agent_id,
+                kind=kind,
+                argument=argument,
+                reason=reason,
+                actor=actor,
+                now_ns=now_ns,
             )
+
+    @staticmethod
+    def insert_command(
+        c: sqlite3.Connection,
+        *,
+        tenant: str,
+        agent_id: str,
+        kind: str,
+        argument: str,
+        reason: str,
+        actor: str,
+        now_ns: int,
+    ) -> str:
+        """Queue a command on ``c`` (also used inside the console's own transactions)."""
+        command_id = uuid.uuid4().hex
+        c.execute(
+            "INSERT INTO commands (id, tenant, agent_id, kind, argument, reason, status, "
+            "requested_by, requested_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
+            "?, ?, ?)",
+            (command_id, tenant, agent_id, kind, argument, reason, actor, now_ns, now_ns),
+        )
         return command_id
 
     def take_commands(self, agent_ids: Sequence[str], *, now_ns: int) -> list[dict[str, Any]]:
