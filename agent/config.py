@@ -48,6 +48,9 @@ class HostSection:
 class WebRootsSection:
     # Watch the web roots derived from the Exchange install root and inetpub.
     defaults: bool = True
+    # Also watch the staging folders (ProgramData, C:\root, Windows\Temp: archives and
+    # dumps only), IIS's config folder and ASP.NET's Temporary ASP.NET Files.
+    staging: bool = True
     paths: tuple[Path, ...] = ()
     # Files with these extensions are not reported (case-insensitive, with the dot).
     ignore_extensions: tuple[str, ...] = ()

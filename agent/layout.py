@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,50 @@ from agent.errors import ConfigError
 @dataclass(frozen=True, slots=True)
 class WatchedRoot:
     path: Path
-    kind: str  # "webroot" (pages are served from here) | "staging" | "config"
+    # "webroot" (pages are served from here), "staging" (where attackers pack dumps and
+    # mail), "config" (IIS configuration), "compiled" (ASP.NET's compiled pages)
+    kind: str
     configured: bool  # named in the config (must exist) rather than derived (may be absent)
+    recursive: bool = True
+    only: tuple[str, ...] = ()  # extensions to report (lower case, with the dot); () = all
+
+    def covers(self, path: str) -> bool:
+        """Is ``path`` one this root reports (inside it, at an allowed depth and type)?"""
+        root = str(self.path)
+        if not path.startswith(root.rstrip(os.sep) + os.sep):
+            return False
+        if not self.recursive and str(Path(path).parent) != root:
+            return False
+        return not self.only or path.lower().endswith(self.only)
+
+
+STAGING_EXTENSIONS = (".7z", ".zip", ".rar", ".cab", ".dmp", ".pst")
+
+
+def default_other_roots(system_root: Path) -> list[WatchedRoot]:
+    """Beyond the web roots, the other places the exploit chains leave traces: archives
+    and LSASS dumps in the staging folders, virtual directories in applicationHost.config,
+    DLLs compiled from a newly requested page."""
+    windows = system_root / "Windows"
+    framework = windows / "Microsoft.NET"
+    compiled = sorted(framework.glob("Framework*/*/Temporary ASP.NET Files"))
+    return [
+        *(
+            WatchedRoot(
+                system_root / name, "staging", False, recursive=False, only=STAGING_EXTENSIONS
+            )
+            for name in ("ProgramData", "root")
+        ),
+        WatchedRoot(windows / "Temp", "staging", False, recursive=False, only=STAGING_EXTENSIONS),
+        WatchedRoot(
+            windows / "System32" / "inetsrv" / "config",
+            "config",
+            False,
+            recursive=False,
+            only=(".config",),
+        ),
+        *(WatchedRoot(p, "compiled", False, only=(".dll",)) for p in compiled),
+    ]
 
 
 def default_web_roots(exchange_root: Path, inetpub: Path) -> list[Path]:
@@ -41,6 +84,8 @@ def watched_roots(config: AgentConfig) -> list[WatchedRoot]:
             WatchedRoot(p, "webroot", False)
             for p in default_web_roots(config.exchange_root, config.inetpub)
         ]
+    if config.webroots.staging:
+        roots += default_other_roots(config.host.system_root)
     for path in config.webroots.paths:
         if not path.is_dir():
             raise ConfigError(
@@ -50,6 +95,6 @@ def watched_roots(config: AgentConfig) -> list[WatchedRoot]:
     # A root inside another root would report every change twice.
     unique: list[WatchedRoot] = []
     for root in sorted(roots, key=lambda r: len(r.path.parts)):
-        if not any(root.path.is_relative_to(u.path) for u in unique):
+        if not any(u.recursive and root.path.is_relative_to(u.path) for u in unique):
             unique.append(root)
     return unique

@@ -588,6 +588,7 @@ class FileEvent(_message.Message):
     FOUND_BY_RESCAN_FIELD_NUMBER: _builtins.int
     ROOT_KIND_FIELD_NUMBER: _builtins.int
     BURST_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
     action: Global___FileAction.ValueType
     path: _builtins.str
     """host path as the host spells it"""
@@ -610,6 +611,10 @@ class FileEvent(_message.Message):
     """How many files in the same root settled together with this one (a deployment or a
     mass drop): lets the collector group a burst into one alert from its first event.
     """
+    attributes: _builtins.int
+    """Windows file attributes (FILE_ATTRIBUTE_*; 0 elsewhere): a page marked hidden and
+    system (attrib +h +s) is HAFNIUM tradecraft.
+    """
     def __init__(
         self,
         *,
@@ -625,10 +630,11 @@ class FileEvent(_message.Message):
         found_by_rescan: _builtins.bool = ...,
         root_kind: _builtins.str = ...,
         burst: _builtins.int = ...,
+        attributes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "burst", b"burst", "found_by_rescan", b"found_by_rescan", "mtime_ns", b"mtime_ns", "old_path", b"old_path", "old_sha256", b"old_sha256", "path", b"path", "root", b"root", "root_kind", b"root_kind", "sha256", b"sha256", "size", b"size", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "attributes", b"attributes", "burst", b"burst", "found_by_rescan", b"found_by_rescan", "mtime_ns", b"mtime_ns", "old_path", b"old_path", "old_sha256", b"old_sha256", "path", b"path", "root", b"root", "root_kind", b"root_kind", "sha256", b"sha256", "size", b"size", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -112,6 +112,13 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
     "exw.ws.proxyshell_pst": (
         pst_export_shell(),
         b"!BDN" + bytes(200)),
+    "exw.iis.vdir_programdata": (
+        b'<configuration><sites><site name="Default Web Site"><application path="/x">'
+        b'<virtualDirectory path="/" physicalPath="C:\\ProgramData\\ZING" /></application>'
+        b"</site></sites></configuration>",
+        b'<configuration><sites><site name="Default Web Site"><application path="/x">'
+        b'<virtualDirectory path="/" physicalPath="C:\\inetpub\\wwwroot" /></application>'
+        b"</site></sites></configuration>"),
     "exw.ws.proxyshell_der": (
         der_export_shell(),
         b"\x30\x82\x02\x10" + bytes(300) + b"CN=mail.example.com"),

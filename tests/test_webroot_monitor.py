@@ -26,8 +26,9 @@ CREATED, MODIFIED, DELETED, MOVED = (
 
 
 class Harness:
-    def __init__(self, tmp: Path, root: Path, **kw) -> None:
+    def __init__(self, tmp: Path, root: Path, watched: WatchedRoot | None = None, **kw) -> None:
         self.tmp, self.root, self.kw = tmp, root, kw
+        self.watched = watched or WatchedRoot(root, "webroot", True)
         self.events: list[pb.Event] = []
         self.monitor: WebRootMonitor | None = None
         self.start()
@@ -36,9 +37,7 @@ class Harness:
         self.db = StateDB(self.tmp / "agent.db")
         self.spool = Spool(self.db, max_bytes=10**9)
         kw = {"settle_seconds": 0.15, "rescan_seconds": 3600.0, **self.kw}
-        self.monitor = WebRootMonitor(
-            [WatchedRoot(self.root, "webroot", True)], self.db, self.spool, **kw
-        )
+        self.monitor = WebRootMonitor([self.watched], self.db, self.spool, **kw)
         self.monitor.start()
         assert self.monitor.ready.wait(10)
 

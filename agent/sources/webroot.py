@@ -214,7 +214,9 @@ class WebRootMonitor:
             self._set_health(rw, False, "folder does not exist", announce)
             return
         try:
-            rw.watch = self._observer.schedule(_Handler(self), str(rw.root.path), recursive=True)
+            rw.watch = self._observer.schedule(
+                _Handler(self), str(rw.root.path), recursive=rw.root.recursive
+            )
         except OSError as exc:  # e.g. inotify watch limit reached (ENOSPC)
             self._set_health(rw, False, f"cannot watch: {exc}; covered by rescans only", announce)
             return
@@ -374,9 +376,7 @@ class WebRootMonitor:
     def _root_of(self, path: str) -> _RootWatch | None:
         best = None
         for rw in self.roots:
-            if (path == rw.key or path.startswith(rw.key.rstrip(os.sep) + os.sep)) and (
-                best is None or len(rw.key) > len(best.key)
-            ):
+            if rw.root.covers(path) and (best is None or len(rw.key) > len(best.key)):
                 best = rw
         return best
 
@@ -446,6 +446,7 @@ class WebRootMonitor:
             old_path=moved_from if moved_from and action == pb.FILE_ACTION_MOVED else "",
             burst=burst,
         )
+        event.file.attributes = getattr(st, "st_file_attributes", 0)  # Windows only
         return self._commit(rw, path, new, event, moved_from=moved_from if origin else None)
 
     def _commit(
@@ -484,7 +485,9 @@ class WebRootMonitor:
                 continue
             changed: list[str] = []
             seen: set[str] = set()
-            for path, st in _walk(rw.root.path):
+            for path, st in _walk(rw.root.path, rw.root.recursive):
+                if not rw.root.covers(path):
+                    continue
                 seen.add(path)
                 old = recorded.get(path)
                 if old is None or (old.size, old.mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -513,8 +516,8 @@ class WebRootMonitor:
         """First start: record what is there without reporting each file."""
         count = 0
         batch: list[tuple[str, FileState]] = []
-        for path, st in _walk(rw.root.path):
-            if self._ignored(path):
+        for path, st in _walk(rw.root.path, rw.root.recursive):
+            if self._ignored(path) or not rw.root.covers(path):
                 continue
             try:
                 digest = sha256_file(Path(path), self.max_hash_bytes)
@@ -547,8 +550,9 @@ class WebRootMonitor:
         return n
 
 
-def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Regular files under ``root``, never following links (so link loops cannot trap us)."""
+def _walk(root: Path, recursive: bool = True) -> Iterator[tuple[str, os.stat_result]]:
+    """Regular files under ``root`` (or only in it), never following links (so link loops
+    cannot trap us)."""
     stack = [str(root)]
     while stack:
         folder = stack.pop()
@@ -560,7 +564,8 @@ def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    if recursive:
+                        stack.append(entry.path)
                 elif entry.is_file(follow_symlinks=False):
                     yield entry.path, entry.stat(follow_symlinks=False)
             except OSError:

@@ -158,12 +158,16 @@ def _file_candidate(
     f = event.file
     if f.action == pb.FILE_ACTION_DELETED:
         return None
+    if f.root_kind in ("staging", "compiled") and not event.matches:
+        return _trace_candidate(tenant, agent_id, hostname, event)
     is_page = f.root_kind in ("", "webroot") and _extension(f.path) in PAGE_EXTENSIONS
     verdict_severity = {
         pb.VERDICT_MALICIOUS: pb.SEVERITY_CRITICAL,
         pb.VERDICT_SUSPICIOUS: pb.SEVERITY_HIGH,
     }
     bad = max([verdict_severity.get(f.verdict, 0)] + [m.severity for m in event.matches])
+    if is_page and f.attributes & HIDDEN_SYSTEM == HIDDEN_SYSTEM:
+        bad = max(bad, pb.SEVERITY_CRITICAL)  # attrib +h +s on a page: hiding a webshell
     if bad < pb.SEVERITY_HIGH and not is_page:
         return None
     action = {pb.FILE_ACTION_CREATED: "New", pb.FILE_ACTION_MOVED: "Renamed"}.get(
@@ -193,6 +197,48 @@ def _file_candidate(
     if bad < pb.SEVERITY_HIGH and f.burst >= MASS_CHANGE_FILES:
         return mass_change(tenant, agent_id, hostname, candidate)
     return candidate
+
+
+HIDDEN_SYSTEM = 0x2 | 0x4  # FILE_ATTRIBUTE_HIDDEN | FILE_ATTRIBUTE_SYSTEM
+
+
+def _trace_candidate(
+    tenant: str, agent_id: str, hostname: str, event: pb.Event
+) -> AlertCandidate | None:
+    """What an intruder leaves after the shell: an LSASS dump is proof of credential theft
+    (opens an incident); an archive in a staging folder or a freshly compiled page DLL is
+    evidence for an incident already open."""
+    f = event.file
+    name = f.path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    tags: tuple[str, ...]
+    if f.root_kind == "staging" and "lsass" in name and name.endswith(".dmp"):
+        severity, title, tags = (
+            pb.SEVERITY_CRITICAL,
+            "LSASS memory dump written",
+            ("attack.credential-access", "attack.t1003.001"),
+        )
+    elif f.root_kind == "staging":
+        severity, title, tags = (
+            pb.SEVERITY_MEDIUM,
+            "Archive or dump in a staging folder",
+            ("attack.collection", "attack.t1560.001"),
+        )
+    else:
+        severity, title, tags = (
+            pb.SEVERITY_MEDIUM,
+            "Page compiled by ASP.NET",
+            ("attack.t1505.003",),
+        )
+    return AlertCandidate(
+        fingerprint=_fingerprint(tenant, agent_id, "trace", f.path.lower()),
+        rule=f"exwatch.trace.{f.root_kind}",
+        title=f"{title} on {hostname}: {f.path}",
+        severity=severity,
+        tags=tags,
+        details={"path": f.path, "sha256": f.sha256, "root": f.root},
+        incident=True,
+        opens=severity >= pb.SEVERITY_HIGH,
+    )
 
 
 def _match_candidates(

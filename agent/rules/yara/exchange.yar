@@ -107,3 +107,18 @@ rule EXW_Exchange_Shell_Parameters
             filesize < 4MB and $p
         )
 }
+
+rule EXW_IIS_VirtualDirectory_ProgramData
+{
+    meta:
+        id = "exw.iis.vdir_programdata"
+        title = "IIS virtual directory served from ProgramData or All Users (ProxyShell-era persistence)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003"
+    strings:
+        $config = "<configuration" nocase
+        $sites = "<sites>" nocase
+        $vdir = /<virtualDirectory[^>]{0,400}physicalPath\s*=\s*"[A-Za-z]:\\(ProgramData|Users\\All Users)\\/ nocase
+    condition:
+        $config and $sites and $vdir
+}
