@@ -6,13 +6,16 @@ import logging
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psutil
 
 from agent import identity
+from agent.bundles import BundleError, bundle_folders, write_bundle
 from agent.config import AgentConfig
 from agent.content import ContentScanner
-from agent.errors import ConfigError
+from agent.errors import AgentError, ConfigError
+from agent.events import sensor_event
 from agent.exchange_build import detect_exchange_build
 from agent.layout import watched_roots
 from agent.logs.locations import default_log_globs
@@ -50,10 +53,17 @@ class Agent:
             agent_id = enrollment.agent_id
         self.identity = Identity(agent_id=agent_id, hostname=config.hostname)
         self.spool = Spool(self.db, max_bytes=config.spool.max_bytes)
-        self.ruleset = SigmaRuleSet.load(list(config.rules.sigma))
-        for problem in self.ruleset.problems:
-            log.info("Sigma rule not used: %s", problem)
-        self.scanner = self._scanner(config)
+        self._rules_lock = threading.Lock()
+        self.bundle_version = self.db.get_meta("bundle_version")
+        bundle = config.data_dir / "bundles" / self.bundle_version
+        if self.bundle_version and not bundle.is_dir():
+            log.warning(
+                "pushed rule bundle %s is missing; using the configured rules", self.bundle_version
+            )
+            self.bundle_version = ""
+        self.ruleset, self.scanner = self._load_rules(
+            bundle if self.bundle_version else None, strict=False
+        )
         self.exchange_build = detect_exchange_build(override=config.host.exchange_build or None)
         log.info(
             "Exchange build %s (%s)",
@@ -101,6 +111,7 @@ class Agent:
             self.spool,
             self.identity,
             tls_dir=tls_dir,
+            on_rules=self.apply_bundle,
             on_command=CommandHandler(
                 Vault(config.data_dir / "quarantine", [r.path for r in self.roots]),
                 self.spool.put,
@@ -117,22 +128,66 @@ class Agent:
         self._process.cpu_percent()  # first call primes the counter
         self._started = time.monotonic()
 
-    @staticmethod
-    def _scanner(config: AgentConfig) -> ContentScanner | None:
-        cs = config.content
+    def _load_rules(
+        self, bundle: Path | None, *, strict: bool
+    ) -> tuple[SigmaRuleSet, ContentScanner | None]:
+        """Built-in + configured rules (+ a pushed bundle). ``strict``: a bundle's YARA file
+        that does not compile rejects the whole bundle instead of being skipped."""
+        sigma_extra, yara_extra = bundle_folders(bundle) if bundle else ([], [])
+        ruleset = SigmaRuleSet.load([*self.config.rules.sigma, *sigma_extra])
+        for sigma_problem in ruleset.problems:
+            log.info("Sigma rule not used: %s", sigma_problem)
+        cs = self.config.content
         if not cs.enabled:
-            return None
+            return ruleset, None
         scanner = ContentScanner.load(
-            cs.rules, max_bytes=cs.max_scan_bytes, timeout_s=cs.timeout_seconds
+            [*cs.rules, *yara_extra], max_bytes=cs.max_scan_bytes, timeout_s=cs.timeout_seconds
         )
         for problem in scanner.problems:
+            if strict and bundle and str(problem.file).startswith(str(bundle)):
+                raise BundleError(f"YARA rule does not compile: {problem}")
             log.warning("YARA rule skipped: %s", problem)
-        return scanner
+        return ruleset, scanner
+
+    def apply_bundle(self, bundle: pb.RuleBundle) -> None:
+        """A bundle from the collector: checked with our own engines, then in force for
+        every source at once, without a restart; the logs are hunted again with it. A bad
+        bundle is reported and changes nothing."""
+        with self._rules_lock:
+            if bundle.version == self.bundle_version:
+                return
+            folder = self.config.data_dir / "bundles" / bundle.version
+            try:
+                write_bundle(folder, bundle)
+                ruleset, scanner = self._load_rules(folder, strict=True)
+            except AgentError as exc:
+                log.error("rule bundle %s rejected: %s", bundle.version, exc)
+                self.spool.put(
+                    [
+                        sensor_event(
+                            "rules",
+                            pb.SENSOR_STATE_DEGRADED,
+                            "rules_rejected",
+                            f"bundle {bundle.version[:16]} rejected, previous rules kept: {exc}",
+                        )
+                    ]
+                )
+                return
+            self.ruleset, self.scanner = ruleset, scanner
+            self.webroot.analyzer = scanning_analyzer(scanner) if scanner else hash_only
+            if self.logs is not None:
+                self.logs.set_rules(ruleset)
+            self.bundle_version = bundle.version
+            with self.db.transaction() as conn:
+                StateDB.set_meta(conn, "bundle_version", bundle.version)
+            log.info("rule bundle %s in force (%d files)", bundle.version, len(bundle.files))
+        self.transport.heartbeat_now()
 
     def rules_version(self) -> str:
-        """What the agent judges with: Sigma and content rule versions together."""
+        """What the agent judges with: Sigma, content and pushed-bundle versions."""
         content = self.scanner.version if self.scanner else "off"
-        return f"sigma:{self.ruleset.version[:12]} yara:{content[:12]}"
+        version = f"sigma:{self.ruleset.version[:12]} yara:{content[:12]}"
+        return f"{version} bundle:{self.bundle_version}" if self.bundle_version else version
 
     def _demo_agent_id(self) -> str:
         """Without enrollment (loopback demo) the agent names itself, once."""

@@ -102,6 +102,7 @@ class Transport:
         max_in_flight: int = 8,
         tls_dir: Path | None = None,
         on_command: Callable[[pb.Command], pb.CommandResult] | None = None,
+        on_rules: Callable[[pb.RuleBundle], None] | None = None,
     ) -> None:
         """``tls_dir``: the agent data folder holding its enrolled identity (mutual TLS);
         None for plain gRPC, which only a loopback collector may be."""
@@ -114,6 +115,8 @@ class Transport:
         self.target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.tls_dir = tls_dir
         self.on_command = on_command
+        self.on_rules = on_rules
+        self._beat_now = threading.Event()
         self.spool = spool
         self.identity = identity
         self.rules_version = rules_version
@@ -131,6 +134,11 @@ class Transport:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="exwatch-transport", daemon=True)
         self._thread.start()
+
+    def heartbeat_now(self) -> None:
+        """Report health at once (new rules are in force, say), not at the next beat."""
+        self._beat_now.set()
+        self.spool.notify()
 
     def stop(self) -> None:
         self._stop.set()
@@ -254,6 +262,14 @@ class Transport:
                     elif kind == "command":
                         result = self._run_command(message.command)
                         outbox.put(pb.AgentMessage(command_result=result))
+                    elif kind == "rule_bundle" and self.on_rules is not None:
+                        # Loading rules takes a while: not on the thread that reads acks.
+                        threading.Thread(
+                            target=self.on_rules,
+                            args=(message.rule_bundle,),
+                            name="exwatch-rules",
+                            daemon=True,
+                        ).start()
             except grpc.RpcError as exc:
                 if (
                     not self._stop.is_set()
@@ -287,7 +303,8 @@ class Transport:
                     message.batch.events.extend(batch.events)
                     outbox.put(message)
                     sent = batch.sequence
-                if time.monotonic() >= next_heartbeat:
+                if time.monotonic() >= next_heartbeat or self._beat_now.is_set():
+                    self._beat_now.clear()
                     outbox.put(pb.AgentMessage(heartbeat=self.heartbeat()))
                     next_heartbeat = time.monotonic() + self.heartbeat_seconds
                 self.spool.wait(generation, timeout=0.5)

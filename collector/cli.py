@@ -544,3 +544,39 @@ def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
 
 
 register_console_commands(main)
+
+
+@main.group()
+def rules() -> None:
+    """Rule bundles pushed to agents."""
+
+
+@rules.command("push")
+@click.argument(
+    "folders",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+)
+@click.option(
+    "--tenant",
+    default="*",
+    show_default=True,
+    help="Tenant whose agents get it ('*': every tenant without a bundle of its own).",
+)
+@_BY
+@_DATA
+def rules_push(folders: tuple[Path, ...], tenant: str, actor: str, data_dir: Path | None) -> None:
+    """Push the Sigma and YARA files under FOLDERS to the agents (applied without a
+    restart, after each agent has validated them; a bad bundle leaves the old rules)."""
+    from collector.rulebundle import build_bundle
+
+    store = _open_store(data_dir, None)
+    try:
+        bundle = build_bundle(list(folders))
+        store.set_rule_bundle(tenant, bundle, actor=actor, now_ns=time.time_ns())
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    click.echo(f"bundle {bundle.version} ({len(bundle.files)} files) in force for {tenant}")

@@ -33,6 +33,15 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 GROUP_MAX_EVENTS = 20_000
+FLEET = "*"  # the rule bundle scope for every tenant without one of its own
+
+
+def bundle_version(rules_version: str) -> str:
+    """The pushed bundle an agent runs, from its rules version ("... bundle:<v>")."""
+    for part in rules_version.split():
+        if part.startswith("bundle:"):
+            return part.removeprefix("bundle:")
+    return ""
 
 
 @dataclass(slots=True)
@@ -48,7 +57,9 @@ class _Stream:
     """One open Connect stream: how to cut it off, and the commands waiting for it."""
 
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
-    commands: asyncio.Queue[pb.Command] = field(default_factory=asyncio.Queue)
+    outgoing: asyncio.Queue[pb.CollectorMessage] = field(default_factory=asyncio.Queue)
+    tenant: str = ""
+    bundle_version: str = ""  # the rule bundle the agent runs (from its hello, then ours)
 
 
 class _Refused(Exception):
@@ -198,6 +209,8 @@ class IngestService(pb_grpc.CollectorServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a hello"
                 )
             agent = await self._identify(first.hello, context)
+            stream.tenant = agent.tenant
+            stream.bundle_version = bundle_version(first.hello.rules_version)
             self._streams.setdefault(agent.agent_id, set()).add(stream)
             last = await self._run(
                 self.store.register_agent,
@@ -248,7 +261,7 @@ class IngestService(pb_grpc.CollectorServicer):
             while True:
                 if read is None:
                     read = asyncio.ensure_future(anext(messages, None))
-                command = asyncio.ensure_future(stream.commands.get())
+                command = asyncio.ensure_future(stream.outgoing.get())
                 cut = asyncio.ensure_future(stream.revoked.wait())
                 try:
                     waiting: set[asyncio.Future[Any]] = {read, command, cut}
@@ -261,7 +274,7 @@ class IngestService(pb_grpc.CollectorServicer):
                         grpc.StatusCode.PERMISSION_DENIED, "agent revoked; stream closed"
                     )
                 if command in done and not command.cancelled():
-                    yield pb.CollectorMessage(command=command.result())
+                    yield command.result()
                 if read.done():
                     message, read = read.result(), None
                     if message is None:
@@ -281,8 +294,21 @@ class IngestService(pb_grpc.CollectorServicer):
         streams = self._streams.get(agent_id)
         if not streams:
             return False
-        next(iter(streams)).commands.put_nowait(command)
+        next(iter(streams)).outgoing.put_nowait(pb.CollectorMessage(command=command))
         return True
+
+    def push_rules(self, bundles: dict[str, pb.RuleBundle]) -> int:
+        """Send each connected agent its tenant's bundle (else the fleet's) if it runs
+        another; returns how many were sent. The agent validates before applying."""
+        sent = 0
+        for streams in self._streams.values():
+            for stream in streams:
+                bundle = bundles.get(stream.tenant) or bundles.get(FLEET)
+                if bundle is not None and bundle.version != stream.bundle_version:
+                    stream.outgoing.put_nowait(pb.CollectorMessage(rule_bundle=bundle))
+                    stream.bundle_version = bundle.version
+                    sent += 1
+        return sent
 
     async def _handle(
         self, agent: AgentInfo, message: pb.AgentMessage

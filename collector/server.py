@@ -74,6 +74,7 @@ class CollectorServer:
         )
         self._server: grpc.aio.Server | None = None
         self._console: ConsoleServer | None = None
+        self._bundles: dict[str, pb.RuleBundle] = {}
         self.console_port = 0
         self._tasks: list[asyncio.Task[None]] = []
         self.enroll_port = 0
@@ -159,10 +160,13 @@ class CollectorServer:
             since = now - int(REVOCATION_POLL_SECONDS * 1e9)  # overlap: a late commit is not missed
 
     async def _deliver_commands(self) -> None:
-        """Commands are queued by the CLI or the console (maybe another process): pass
-        each to its agent's open stream within a second."""
+        """Commands and rule bundles are set by the CLI or the console (maybe another
+        process): pass each to its agent's open stream within a second."""
         while True:
             await asyncio.sleep(COMMAND_POLL_SECONDS)
+            await self._refresh_bundles()
+            if self._bundles and (sent := self.ingest.push_rules(self._bundles)):
+                log.info("rule bundles sent to %d agents", sent)
             connected = self.ingest.connected()
             for row in await asyncio.to_thread(
                 self.store.take_commands, connected, now_ns=time.time_ns()
@@ -176,6 +180,16 @@ class CollectorServer:
                     command.rescan.SetInParent()
                 if not self.ingest.deliver(row["agent_id"], command):
                     await asyncio.to_thread(self.store.requeue_command, row["id"])
+
+    async def _refresh_bundles(self) -> None:
+        """Load a scope's bundle only when its version changed."""
+        versions = await asyncio.to_thread(self.store.rule_bundle_versions)
+        for scope, version in versions.items():
+            cached = self._bundles.get(scope)
+            if cached is None or cached.version != version:
+                bundle = await asyncio.to_thread(self.store.rule_bundle, scope)
+                if bundle is not None:
+                    self._bundles[scope] = bundle
 
     async def _watch_silence(self) -> None:
         """Hosts that stopped reporting (agent stopped, host down, network cut) get an

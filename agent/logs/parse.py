@@ -1,112 +1,87 @@
-"""Line parsers for IIS W3C, the Exchange CSV logs and the OAB generator log.
+"""``LineParser``: one stateful parser per log file, whatever its format.
 
-A parser is stateful per file: ``#Fields:`` decides the columns (W3C may change them
-mid-file, whenever IIS restarts logging) and every data line is mapped to the log's own
-column names. Malformed lines raise MalformedLine, which the caller counts and skips.
+Callers (the tailer, the hunt command) feed physical lines in file order. Header lines
+update the parser's state and give None; data lines give a ``LogRecord`` with the log's
+native column names; a line that cannot be parsed raises ``MalformedLine`` and leaves the
+state as it was, so the caller can count it and go on.
 
-Design choices:
-- A W3C line seen before any ``#Fields:`` uses IIS's default field list.
-- Exchange CSV is parsed line by line; a quoted field containing a newline is not joined
-  with the next line (Exchange escapes those; a line with an unbalanced quote is malformed).
-- ECP server ``EventData`` (``S:KEY=VALUE;...``) is exploded into extra ``S:KEY`` fields.
+Decisions (details in each format's module):
+- W3C (``w3c.py``): before any ``#Fields:`` the IIS default field list applies
+  (``IIS_DEFAULT_FIELDS``); ``-`` becomes ""; values are otherwise kept as written.
+- Exchange CSV (``exchange_csv.py``): a quoted value holding a line break is joined with
+  the following lines into one record (numbered with its first line, break stored as
+  ``\n``); ``pending`` is True meanwhile and the tailer never checkpoints inside it.
+  ECP ``EventData`` pairs become extra ``S:KEY`` fields.
+- OAB (``oab.py``): ``message`` (the line) and ``path`` (the temporary file, or "").
 """
 
 from __future__ import annotations
 
-import csv
-import re
+from typing import Protocol
 
-from agent.errors import MalformedLine
 from agent.logrecord import LogRecord
+from agent.logs.exchange_csv import ExchangeCsvParser, ecp_pairs
 from agent.logs.formats import LogFormat
+from agent.logs.oab import OabParser
+from agent.logs.w3c import IIS_DEFAULT_FIELDS, W3CParser
 
-__all__ = ["IIS_DEFAULT_FIELDS", "LineParser"]
+__all__ = ["IIS_DEFAULT_FIELDS", "LineParser", "ecp_pairs"]
 
-# What IIS writes when the site's logging fields were never customised.
-IIS_DEFAULT_FIELDS = [
-    "date", "time", "s-ip", "cs-method", "cs-uri-stem", "cs-uri-query", "s-port", "cs-username",
-    "c-ip", "cs(User-Agent)", "cs(Referer)", "sc-status", "sc-substatus", "sc-win32-status",
-    "time-taken",
-]  # fmt: skip
-_OAB_TEMP_FILE = re.compile(r"temporary file '([^']*)' needs to be removed", re.IGNORECASE)
-_ECP_PAIR = re.compile(r"(S:[A-Za-z0-9_.]+)=")
-MAX_FIELDS = 512
+
+class _FormatParser(Protocol):
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+    @property
+    def pending(self) -> bool: ...
+    @property
+    def header_line(self) -> str: ...
+    def reset_pending(self) -> None: ...
+    def feed(self, line: str, line_no: int) -> LogRecord | None: ...
+
+
+def _make(fmt: LogFormat, file: str) -> _FormatParser:
+    if fmt is LogFormat.IIS:
+        return W3CParser(file)
+    if fmt is LogFormat.OAB:
+        return OabParser(file)
+    return ExchangeCsvParser(str(fmt), file, split_event_data=fmt is LogFormat.ECP)
 
 
 class LineParser:
-    """Feed it a file's lines in order; it returns a LogRecord for each data line."""
+    """Parse the lines of one file of format ``fmt``; ``file`` names it in records/errors."""
+
+    __slots__ = ("_impl", "file", "fmt")
 
     def __init__(self, fmt: LogFormat, file: str) -> None:
         self.fmt = fmt
         self.file = file
-        self.columns: list[str] | None = list(IIS_DEFAULT_FIELDS) if fmt is LogFormat.IIS else None
+        self._impl = _make(fmt, file)
 
     def feed(self, line: str, line_no: int) -> LogRecord | None:
-        line = line.rstrip("\r\n").lstrip("\ufeff")
-        if not line:
-            return None
-        if line.startswith("#"):
-            self._header(line, line_no)
-            return None
-        if self.fmt is LogFormat.OAB:
-            match = _OAB_TEMP_FILE.search(line)
-            fields = {"message": line, "path": match.group(1) if match else ""}
-            return LogRecord(self.fmt.value, fields, self.file, line_no, line)
-        if self.columns is None:
-            raise MalformedLine("data line before any #Fields header", file=self.file, line=line_no)
-        values = self._split(line, line_no)
-        if len(values) != len(self.columns):
-            raise MalformedLine(
-                f"{len(values)} values for {len(self.columns)} columns",
-                file=self.file,
-                line=line_no,
-            )
-        if self.fmt is LogFormat.IIS:
-            fields = {k: ("" if v == "-" else v) for k, v in zip(self.columns, values, strict=True)}
-        else:
-            fields = dict(zip(self.columns, values, strict=True))
-            if self.fmt is LogFormat.ECP and fields.get("EventData"):
-                fields.update(ecp_pairs(fields["EventData"]))
-        return LogRecord(self.fmt.value, fields, self.file, line_no, line)
+        """Header line: update state, None. Data line: its record (None while a CSV value
+        quoted across lines is still open). Unparseable: raise ``MalformedLine``."""
+        return self._impl.feed(line, line_no)
 
-    def _header(self, line: str, line_no: int) -> None:
-        key, _, value = line[1:].partition(":")
-        if key.strip().lower() != "fields":
-            return
-        value = value.strip()
-        if self.fmt is LogFormat.IIS:
-            columns = value.split()
-        else:
-            columns = [c.strip() for c in next(csv.reader([value]), [])]
-        if not columns or len(columns) > MAX_FIELDS:
-            raise MalformedLine("unusable #Fields header", file=self.file, line=line_no)
-        self.columns = columns
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The active column names (W3C: the IIS defaults until a ``#Fields:`` line)."""
+        return self._impl.fields
 
-    def _split(self, line: str, line_no: int) -> list[str]:
-        if self.fmt is LogFormat.IIS:
-            return line.split(" ")
-        if '"' not in line:
-            return line.split(",")  # the common case, ten times faster than csv
-        if line.count('"') % 2:
-            raise MalformedLine("unbalanced quotes", file=self.file, line=line_no)
-        try:
-            return next(csv.reader([line], strict=True))
-        except csv.Error as exc:
-            raise MalformedLine(f"bad CSV: {exc}", file=self.file, line=line_no) from None
+    @property
+    def header_line(self) -> str:
+        """The ``#Fields:`` line in force, as written ("" before any): what a checkpoint
+        stores so that a parser rebuilt after a restart maps columns exactly as before."""
+        return self._impl.header_line
 
+    @property
+    def pending(self) -> bool:
+        """True while part of a multi-line record is buffered (never checkpoint then)."""
+        return self._impl.pending
 
-def ecp_pairs(event_data: str) -> dict[str, str]:
-    """``S:TIME=13;S:CMD=Set-X.ExternalUrl='a;b';S:URL=/ecp/...`` → {"S:TIME": "13", ...}.
+    def reset_pending(self) -> None:
+        """Drop a buffered partial record (the caller will re-feed it from its start)."""
+        self._impl.reset_pending()
 
-    Values may themselves hold ``;`` (a script in a URL does), so a value runs until the
-    next ``;S:KEY=`` rather than the next ``;``."""
-    out: dict[str, str] = {}
-    starts = [
-        m
-        for m in _ECP_PAIR.finditer(event_data)
-        if m.start() == 0 or event_data[m.start() - 1] == ";"
-    ]
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() - 1 if i + 1 < len(starts) else len(event_data)
-        out[m.group(1)] = event_data[m.end() : end]
-    return out
+    def reset(self) -> None:
+        """Back to the state of a fresh parser (file truncated or replaced)."""
+        self._impl = _make(self.fmt, self.file)

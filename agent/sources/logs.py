@@ -93,6 +93,8 @@ class LogMonitor:
         self._files: list[tuple[Path, LogFormat]] = []
         self._wake = threading.Event()
         self._rediscover = threading.Event()
+        self._rehunt = threading.Event()
+        self._backlog = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._observer: BaseObserver | None = None
@@ -106,6 +108,12 @@ class LogMonitor:
                 "CREATE TABLE IF NOT EXISTS log_checkpoints "
                 "(path TEXT PRIMARY KEY, state TEXT NOT NULL)"
             )
+
+    def set_rules(self, ruleset: SigmaRuleSet) -> None:
+        """New rules: judge with them from now on, and hunt the look-back with them."""
+        self.ruleset = ruleset
+        self._rehunt.set()
+        self._wake.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -191,6 +199,9 @@ class LogMonitor:
         next_discover = time.monotonic() + DISCOVER_SECONDS
         while not self._stop.is_set():
             try:
+                if self._rehunt.is_set():
+                    self._rehunt.clear()
+                    self._startup_hunt()
                 if time.monotonic() >= next_discover or self._rediscover.is_set():
                     self._rediscover.clear()
                     self._discover()
@@ -199,7 +210,8 @@ class LogMonitor:
             except Exception as exc:  # one bad file must not stop the sensor
                 log.exception("log polling error")
                 self.problem = str(exc)
-            self._wake.wait(self.poll_seconds)
+            if not self._backlog:  # a file with more to read: no pause before the next read
+                self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
     def _discover(self) -> None:
@@ -272,6 +284,7 @@ class LogMonitor:
 
     def _poll_all(self) -> None:
         checkpoints: dict[str, Checkpoint] | None = None
+        self._backlog = False
         for path, fmt in self._files:
             if self._stop.is_set():
                 return
@@ -283,6 +296,7 @@ class LogMonitor:
                 tailer = self._tailers[key] = FileTailer(path, fmt, checkpoints.get(key))
             before = tailer.checkpoint
             result = tailer.poll()
+            self._backlog |= result.more
             self.malformed += result.malformed
             for error in result.errors:
                 log.warning("%s: %s", path, error)

@@ -281,6 +281,7 @@ SENSOR_ALERTS = {
     "missed_changes": (pb.SEVERITY_MEDIUM, "File changes the OS never reported (found by rescan)"),
     "watch_failed": (pb.SEVERITY_HIGH, "A folder cannot be watched"),
     "source_failed": (pb.SEVERITY_HIGH, "A sensor stopped working"),
+    "rules_rejected": (pb.SEVERITY_MEDIUM, "A pushed rule bundle was rejected"),
 }
 
 

@@ -412,6 +412,41 @@ class SQLiteStore:
             ).fetchall()
         return [r[0] for r in rows]
 
+    # ------------------------------------------------------------------ rule bundles
+
+    def set_rule_bundle(
+        self, tenant: str, bundle: pb.RuleBundle, *, actor: str, now_ns: int
+    ) -> None:
+        """Make ``bundle`` the one in force for ``tenant`` ('*': every tenant without its own)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO rule_bundles (tenant, version, payload, files, created_by, "
+                "created_ns) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(tenant) DO UPDATE SET "
+                "version = excluded.version, payload = excluded.payload, files = excluded.files, "
+                "created_by = excluded.created_by, created_ns = excluded.created_ns",
+                (
+                    tenant,
+                    bundle.version,
+                    bundle.SerializeToString(),
+                    len(bundle.files),
+                    actor,
+                    now_ns,
+                ),
+            )
+
+    def rule_bundle_versions(self) -> dict[str, str]:
+        """The version in force per scope (tenant, or '*'): cheap enough to poll."""
+        with self._lock:
+            rows = self._conn.execute("SELECT tenant, version FROM rule_bundles").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def rule_bundle(self, scope: str) -> pb.RuleBundle | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT payload FROM rule_bundles WHERE tenant = ?", (scope,)
+            ).fetchone()
+        return pb.RuleBundle.FromString(row[0]) if row else None
+
     # ------------------------------------------------------------------ commands
 
     COMMAND_KINDS = ("quarantine", "restore", "rescan")
