@@ -18,6 +18,8 @@ from collector.config import load_config
 from collector.console import bootstrap_admin
 from collector.console.cli import register as register_console_commands
 from collector.errors import CollectorError
+from collector.notify.cli import notifications
+from collector.notify.routes import Routes
 from collector.store import SQLiteStore
 
 DATA_DIR_HELP = "Collector data folder (default ./var)."
@@ -30,7 +32,12 @@ def _open_store(data_dir: Path | None, config: Path | None, *, create: bool = Fa
             f"no collector store at {cfg.store_path}; start one with 'exwatch-collector serve' "
             "or pass --data-dir"
         )
-    return SQLiteStore(cfg.store_path)
+    try:
+        routes = Routes.from_config(cfg.notify or None)
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # With the config's routes, a status change made here pages like one made in the console.
+    return SQLiteStore(cfg.store_path, routes=routes)
 
 
 @click.group()
@@ -154,9 +161,14 @@ def alert() -> None:
 
 
 def _set_status(
-    alert_id: int, status: str, comment: str, actor: str, data_dir: Path | None
+    alert_id: int,
+    status: str,
+    comment: str,
+    actor: str,
+    data_dir: Path | None,
+    config: Path | None,
 ) -> None:
-    store = _open_store(data_dir, None)
+    store = _open_store(data_dir, config)
     try:
         row = store.set_alert_status(alert_id, status, actor=actor, comment=comment)
     except CollectorError as exc:
@@ -174,8 +186,17 @@ def _status_command(status: str, verb: str) -> click.Command:
     @click.option(
         "--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP
     )
-    def command(alert_id: int, comment: str, actor: str, data_dir: Path | None) -> None:
-        _set_status(alert_id, status, comment, actor, data_dir)
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        envvar="EXWATCH_COLLECTOR_CONFIG",
+        help="Collector TOML config: its [notify] routes follow the status change.",
+    )
+    def command(
+        alert_id: int, comment: str, actor: str, data_dir: Path | None, config_path: Path | None
+    ) -> None:
+        _set_status(alert_id, status, comment, actor, data_dir, config_path)
 
     return command
 
@@ -544,6 +565,7 @@ def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
 
 
 register_console_commands(main)
+main.add_command(notifications)
 
 
 @main.group()

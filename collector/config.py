@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class CollectorConfig:
     offline_after_seconds: int = 180
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch_events: int = 5000
+    # Alert routing: channels and routes (the [notify] table; see collector.sample.toml).
+    notify: dict[str, Any] = field(default_factory=dict)
 
     @property
     def store_path(self) -> Path:
@@ -83,6 +85,8 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
     for key in ("data_dir", "pki_dir"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
+    if "notify" in values and not isinstance(values["notify"], dict):
+        raise ConfigError("must be a table", key="notify")
     for key in ("insecure_loopback", "secure_cookies"):
         if key in values and not isinstance(values[key], bool):
             raise ConfigError("must be true or false", key=key)

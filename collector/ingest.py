@@ -94,6 +94,7 @@ class IngestService(pb_grpc.CollectorServicer):
         self._streams: dict[str, set[_Stream]] = {}
         self._waiting: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._committer: asyncio.Task[None] | None = None
+        self.on_alerts: Callable[[], None] = lambda: None
         self.batches_committed = 0
         self.events_committed = 0
 
@@ -320,6 +321,8 @@ class IngestService(pb_grpc.CollectorServicer):
             if not result.duplicate:
                 self.batches_committed += 1
                 self.events_committed += result.events_written
+            if result.alerts_opened or result.alerts_updated:
+                self.on_alerts()  # pages leave now, not at the outbox's next poll
             return pb.CollectorMessage(ack=pb.Ack(sequence=message.batch.sequence))
         if kind == "heartbeat":
             await self._run(

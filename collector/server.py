@@ -20,6 +20,8 @@ from collector.console import (
 )
 from collector.errors import ConfigError
 from collector.ingest import IngestService
+from collector.notify.routes import Routes
+from collector.notify.worker import NotifyWorker
 from collector.pki import PKIPaths
 from collector.store import SQLiteStore
 from protos import exwatch_pb2 as pb
@@ -65,13 +67,16 @@ class CollectorServer:
                     key="pki_dir",
                 )
         self.config = config
-        self.store = SQLiteStore(config.store_path, background_checkpoints=True)
+        self.routes = Routes.from_config(config.notify or None)
+        self.store = SQLiteStore(config.store_path, background_checkpoints=True, routes=self.routes)
+        self.notifier = NotifyWorker(config.store_path, self.routes)
         self.ingest = IngestService(
             self.store,
             max_batch_events=config.max_batch_events,
             pki=self.pki,
             agent_cert_days=config.agent_cert_days,
         )
+        self.ingest.on_alerts = self.notifier.wake
         self._server: grpc.aio.Server | None = None
         self._console: ConsoleServer | None = None
         self._bundles: dict[str, pb.RuleBundle] = {}
@@ -119,6 +124,7 @@ class CollectorServer:
             mode = f"mutual TLS; enrollment on port {self.enroll_port}"
         self.ingest.connect_port = port
         await self.ingest.start()
+        await self.notifier.start()
         await server.start()
         self._server = server
         if self.pki is not None:
@@ -214,6 +220,7 @@ class CollectorServer:
         if self._server is not None:
             await self._server.stop(grace=2)
         await self.ingest.aclose()
+        await self.notifier.stop()
         self.store.close()
 
 

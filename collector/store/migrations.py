@@ -302,3 +302,34 @@ def m010_console(db: Database) -> None:
         """
     )
 
+
+@MIGRATIONS()
+def m011_outbox(db: Database) -> None:
+    # The notification outbox (collector/notify): a row is written in the same transaction
+    # that opens or escalates an alert, so a page is never lost between the alert's commit
+    # and its delivery. The worker claims due rows with a lease (several collectors may
+    # share the file), sends, and records the outcome; alert content is read at send time.
+    db.executescript(
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            alert_id INTEGER REFERENCES alerts (id),  -- NULL: a test message
+            fingerprint TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            severity INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ns INTEGER NOT NULL,
+            lease_until INTEGER,  -- ns; a claim is void after it (its worker died)
+            lease_owner TEXT NOT NULL DEFAULT '',
+            last_error TEXT NOT NULL DEFAULT '',  -- secrets redacted
+            created_ns INTEGER NOT NULL,
+            updated_ns INTEGER NOT NULL,
+            sent_ns INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX notifications_due ON notifications (state, next_attempt_ns);
+        CREATE INDEX notifications_alert_channel ON notifications (alert_id, channel, state);
+        """
+    )

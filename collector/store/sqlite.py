@@ -41,6 +41,8 @@ from collector.alerting.candidates import (
 )
 from collector.alerting.incidents import chains_of, incident_title, merge_listed
 from collector.errors import NotFound, StoreError
+from collector.notify.outbox import enqueue
+from collector.notify.routes import Routes
 from collector.pki import fingerprint
 from collector.store.base import AgentInfo, CommitResult
 from collector.store.migrations import MIGRATIONS
@@ -86,7 +88,9 @@ def _event_columns(event: pb.Event) -> tuple[str, str, str]:
 class SQLiteStore:
     """Store on one SQLite file. Safe to use from several threads."""
 
-    def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, background_checkpoints: bool = False, routes: Routes | None = None
+    ) -> None:
         """``background_checkpoints``: the long-running server moves WAL checkpoints off
         the commit path onto a thread of their own (they cost ingest a third otherwise)."""
         self.path = path
@@ -100,6 +104,8 @@ class SQLiteStore:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         self._lock = threading.Lock()
         self._conn = self._connect()
+        # Where pages go; queued in the same transaction as the alert change (outbox).
+        self.routes = routes or Routes()
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
         if background_checkpoints:
@@ -240,13 +246,13 @@ class SQLiteStore:
                 raise
         return [r["hostname"] for r in rows]
 
-    @staticmethod
-    def _back_online(c: sqlite3.Connection, agent: AgentInfo, now_ns: int) -> None:
-        c.execute(
-            "UPDATE alerts SET status = 'resolved', status_by = 'exwatch', "
-            "status_comment = 'reporting again', updated_ns = ? WHERE agent_id = ? AND rule = ? "
-            "AND status != 'resolved'",
-            (now_ns, agent.agent_id, OFFLINE_RULE),
+    def _back_online(self, c: sqlite3.Connection, agent: AgentInfo, now_ns: int) -> None:
+        self._resolve_where(
+            c,
+            "agent_id = ? AND rule = ?",
+            (agent.agent_id, OFFLINE_RULE),
+            "reporting again",
+            now_ns,
         )
 
     def _judge_build(
@@ -257,17 +263,12 @@ class SQLiteStore:
             self._upsert_alert(c, agent, candidate, now_ns, now_ns, retitle=True)
             return
         # Patched (or unknown): an open exposure alert for this host is over.
-        c.execute(
-            "UPDATE alerts SET status = 'resolved', status_by = 'exwatch', status_comment = ?, "
-            "updated_ns = ? WHERE tenant = ? AND agent_id = ? AND rule = ? "
-            "AND status != 'resolved'",
-            (
-                f"build {build or 'unknown'} reported",
-                now_ns,
-                agent.tenant,
-                agent.agent_id,
-                PATCH_RULE,
-            ),
+        self._resolve_where(
+            c,
+            "tenant = ? AND agent_id = ? AND rule = ?",
+            (agent.tenant, agent.agent_id, PATCH_RULE),
+            f"build {build or 'unknown'} reported",
+            now_ns,
         )
 
     # ------------------------------------------------------------------ enrollment
@@ -802,6 +803,42 @@ class SQLiteStore:
             if self._conn.execute(sql, args).rowcount == 0:
                 raise NotFound(f"no suppression {suppression_id}")
 
+    def _page(
+        self,
+        c: sqlite3.Connection,
+        tenant: str,
+        alert_id: int,
+        fingerprint: str,
+        reason: str,
+        severity: int,
+        now_ns: int,
+    ) -> None:
+        enqueue(
+            c,
+            tenant=tenant,
+            alert_id=alert_id,
+            fingerprint=fingerprint,
+            reason=reason,
+            routes=self.routes,
+            severity=severity,
+            now_ns=now_ns,
+        )
+
+    def _resolve_where(
+        self, c: sqlite3.Connection, where: str, args: tuple[Any, ...], comment: str, now_ns: int
+    ) -> None:
+        """Resolve matching open alerts automatically (the condition ended), and tell the
+        channels that follow status (PagerDuty)."""
+        for row in c.execute(
+            "UPDATE alerts SET status = 'resolved', status_by = 'exwatch', status_comment = ?, "
+            f"updated_ns = ? WHERE status != 'resolved' AND {where} "
+            "RETURNING id, tenant, fingerprint, severity",
+            (comment, now_ns, *args),
+        ).fetchall():
+            self._page(
+                c, row["tenant"], row["id"], row["fingerprint"], "resolved", row["severity"], now_ns
+            )
+
     @staticmethod
     def _open_alert(c: sqlite3.Connection, tenant: str, fingerprint: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = c.execute(
@@ -908,6 +945,9 @@ class SQLiteStore:
                 ),
             )
             assert cur.lastrowid is not None
+            self._page(
+                c, agent.tenant, cur.lastrowid, cand.fingerprint, "opened", cand.severity, now_ns
+            )
             return cur.lastrowid, True
         tags = sorted(set(json.loads(row["tags"])) | set(cand.tags))
         hosts = sorted(set(json.loads(row["hosts"])) | {agent.hostname})
@@ -936,6 +976,16 @@ class SQLiteStore:
                 row["id"],
             ),
         )
+        if cand.severity > row["severity"]:
+            self._page(
+                c,
+                agent.tenant,
+                int(row["id"]),
+                cand.fingerprint,
+                "escalated",
+                cand.severity,
+                now_ns,
+            )
         return int(row["id"]), False
 
     def count_events(self, *, agent_id: str | None = None) -> int:
@@ -1014,17 +1064,42 @@ class SQLiteStore:
             raise StoreError(f"unknown status {status!r}")
         with self._lock:
             c = self._conn
-            sql = (
-                "UPDATE alerts SET status = ?, status_by = ?, status_comment = ?, updated_ns = ? "
-                "WHERE id = ?"
-            )
-            args: list[Any] = [status, actor, comment, _now_ns(), alert_id]
-            if tenant:
-                sql += " AND tenant = ?"
-                args.append(tenant)
-            if c.execute(sql, args).rowcount == 0:
-                raise NotFound(f"no alert {alert_id}")
-            row = c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                args: list[Any] = [alert_id]
+                where = "id = ?"
+                if tenant:
+                    where, args = "id = ? AND tenant = ?", [alert_id, tenant]
+                before = c.execute(f"SELECT status FROM alerts WHERE {where}", args).fetchone()
+                if before is None:
+                    raise NotFound(f"no alert {alert_id}")
+                try:
+                    c.execute(
+                        "UPDATE alerts SET status = ?, status_by = ?, status_comment = ?, "
+                        f"updated_ns = ? WHERE {where}",
+                        [status, actor, comment, _now_ns(), *args],
+                    )
+                except sqlite3.IntegrityError:
+                    raise StoreError(
+                        f"alert {alert_id} cannot be reopened: a newer open alert has taken "
+                        "its place"
+                    ) from None
+                row = c.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+                if before["status"] != status:  # PagerDuty follows the alert's status
+                    reason = {"open": "reopened"}.get(status, status)
+                    self._page(
+                        c,
+                        row["tenant"],
+                        alert_id,
+                        row["fingerprint"],
+                        reason,
+                        row["severity"],
+                        _now_ns(),
+                    )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
             return self._alert_dict(row)
 
     def close(self) -> None:

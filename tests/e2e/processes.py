@@ -52,7 +52,7 @@ class Proc:
 
 
 class Collector(Proc):
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, extra: list[str] | None = None) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         super().__init__(
@@ -67,6 +67,7 @@ class Collector(Proc):
                 f"127.0.0.1:{port}",
                 "--data-dir",
                 str(data_dir),
+                *(extra or []),
             ],
             data_dir / "collector.log",
         )
