@@ -103,6 +103,13 @@ class ProcessesSection:
 
 
 @dataclass(frozen=True, slots=True)
+class EventLogSection:
+    # Read the Windows event channels live (Application: UM errors; MSExchange Management:
+    # cmdlets; Security 4688 and Sysmon 1: every process start). Windows only.
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SpoolSection:
     max_bytes: int = 256 * 1024 * 1024
     batch_max_events: int = 500
@@ -120,6 +127,7 @@ class AgentConfig:
     rules: RulesSection = field(default_factory=RulesSection)
     logs: LogsSection = field(default_factory=LogsSection)
     processes: ProcessesSection = field(default_factory=ProcessesSection)
+    eventlog: EventLogSection = field(default_factory=EventLogSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
     data_dir: Path = Path("var/agent")
     heartbeat_seconds: float = 30.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from agent.sources.webroot import WebRootMonitor, hash_only, scanning_analyzer
 from agent.spool import Spool
 from agent.state import StateDB
 from agent.transport import Identity, Transport
+from agent.winevent.source import EventLogSource
 from protos import exwatch_pb2 as pb
 
 log = logging.getLogger("exwatch.agent")
@@ -104,6 +106,15 @@ class Agent:
                 detect=lambda fields: self.ruleset.match_event("process_creation", fields),
             )
             if ps.enabled
+            else None
+        )
+        self.eventlog = (
+            EventLogSource(
+                self.spool.put,
+                bookmarks_path=config.data_dir / "eventlog-bookmarks.json",
+                detect=lambda logsource, fields: self.ruleset.match_event(logsource, fields),
+            )
+            if config.eventlog.enabled and sys.platform == "win32"
             else None
         )
         self.transport = Transport(
@@ -215,8 +226,9 @@ class Agent:
             sensors=[s.sensor_status() for s in self._sources()],
         )
 
-    def _sources(self) -> list[WebRootMonitor | LogMonitor | ProcessMonitor]:
-        return [s for s in (self.webroot, self.logs, self.processes) if s is not None]
+    def _sources(self) -> list[WebRootMonitor | LogMonitor | ProcessMonitor | EventLogSource]:
+        sources = (self.webroot, self.logs, self.processes, self.eventlog)
+        return [s for s in sources if s is not None]
 
     def start(self) -> None:
         for root in self.roots:
