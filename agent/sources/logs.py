@@ -64,6 +64,8 @@ class _Hint(FileSystemEventHandler):
         self.monitor = monitor
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return  # our own reads: reacting to them would poll in a loop
         if event.event_type in ("created", "moved"):
             self.monitor._rediscover.set()  # a new log (rotation): look for it now
         self.monitor._wake.set()
