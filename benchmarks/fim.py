@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sqlite3
 import statistics
@@ -27,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from demo_stack import DemoStack
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -49,48 +48,7 @@ def main() -> None:
     root = tmp / "drive"
     target = root / "inetpub/wwwroot/aspnet_client"
     target.mkdir(parents=True)
-    py = sys.executable
-    log = (tmp / "procs.log").open("w")
-    collector = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "collector",
-            "serve",
-            "--insecure-loopback",
-            "--console-listen",
-            "",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp / "c"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert collector.stdout
-    port = re.search(r":(\d+)", collector.stdout.readline())
-    assert port
-    agent = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "agent",
-            "run",
-            "--insecure-loopback",
-            "--root",
-            str(root),
-            "--data-dir",
-            str(tmp / "a"),
-            "--collector",
-            f"127.0.0.1:{port.group(1)}",
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=log,
-    )
+    stack = DemoStack(tmp, root).__enter__()
     inotify = subprocess.Popen(
         ["inotifywait", "-m", "-q", "-e", "close_write", "--format", "%f", str(target)],
         stdout=subprocess.PIPE,
@@ -131,10 +89,9 @@ def main() -> None:
                 floor.append(seen_by_os[name] - closed)
             time.sleep(args.gap)
     finally:
-        for proc in (agent, collector, inotify):
-            proc.terminate()
-        for proc in (agent, collector, inotify):
-            proc.wait()
+        inotify.terminate()
+        inotify.wait()
+        stack.__exit__()
         db.close()
     ms = [x * 1000 for x in ours]
     fl = [max(x, 0) * 1000 for x in floor]

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
+from demo_stack import DemoStack
 
-REPO = Path(__file__).resolve().parent.parent
 HEADER = (
     "#Software: Microsoft Internet Information Services 10.0\r\n"
     "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
@@ -70,49 +67,8 @@ def main() -> None:
     for i in range(args.logs):
         (logs / f"W3SVC{i + 1}").mkdir(parents=True)
         (logs / f"W3SVC{i + 1}" / "u_ex261128.log").write_text(HEADER + BENIGN * 100, newline="")
-    py = sys.executable
-    log = (tmp / "procs.log").open("w")
-    collector = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "collector",
-            "serve",
-            "--insecure-loopback",
-            "--console-listen",
-            "",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp / "c"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert collector.stdout
-    port = re.search(r"127\.0\.0\.1:(\d+)", collector.stdout.readline())
-    assert port
-    agent = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "agent",
-            "run",
-            "--insecure-loopback",
-            "--root",
-            str(root),
-            "--data-dir",
-            str(tmp / "a"),
-            "--collector",
-            f"127.0.0.1:{port.group(1)}",
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=log,
-    )
-    proc = psutil.Process(agent.pid)
+    stack = DemoStack(tmp, root).__enter__()
+    proc = psutil.Process(stack.agent.pid)
     try:
         time.sleep(20)  # baseline of the tree and the first hunt of the logs
         idle_rss, idle_cpu = sample(proc, args.seconds)
@@ -126,10 +82,7 @@ def main() -> None:
         busy_rss, busy_cpu = sample(proc, args.seconds, write_second)
         fh.close()
     finally:
-        agent.terminate()
-        collector.terminate()
-        agent.wait()
-        collector.wait()
+        stack.__exit__()
     print(
         f"method: agent process watching {args.files} files and {args.logs} IIS logs "
         f"(+ demo collector), sampled once a second with psutil; {os.cpu_count()} cores"

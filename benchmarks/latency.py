@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from demo_stack import DemoStack
+
 SHELL = b'<%@ Page Language="Jscript"%><%eval(Request.Item["k"],"unsafe");%>'
 
 
@@ -58,50 +57,7 @@ def main() -> None:
     root = tmp / "drive"
     target = root / "inetpub/wwwroot/aspnet_client"
     target.mkdir(parents=True)
-    py = sys.executable
-    log = (tmp / "procs.log").open("w")
-    collector = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "collector",
-            "serve",
-            "--insecure-loopback",
-            "--console-listen",
-            "",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp / "c"),
-            "--config",
-            str(config),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert collector.stdout
-    port = re.search(r"127\.0\.0\.1:(\d+)", collector.stdout.readline())
-    assert port
-    agent = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "agent",
-            "run",
-            "--insecure-loopback",
-            "--root",
-            str(root),
-            "--data-dir",
-            str(tmp / "a"),
-            "--collector",
-            f"127.0.0.1:{port.group(1)}",
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=log,
-    )
+    stack = DemoStack(tmp, root, collector_args=("--config", str(config))).__enter__()
     time.sleep(4)
     db = sqlite3.connect(tmp / "c" / "exwatch.db", timeout=5)
     times: list[float] = []
@@ -119,10 +75,7 @@ def main() -> None:
                 db.execute("UPDATE alerts SET status = 'resolved' WHERE status != 'resolved'")
             time.sleep(0.05)
     finally:
-        agent.terminate()
-        collector.terminate()
-        agent.wait()
-        collector.wait()
+        stack.__exit__()
         server.shutdown()
     ms = sorted(t * 1000 for t in times)
     print(

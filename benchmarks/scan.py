@@ -41,13 +41,38 @@ from agent.content import ContentScanner  # noqa: E402
 from agent.content.rules import BUILTIN_YARA_DIR  # noqa: E402
 
 SHELLS = REPO / "tests" / "data" / "webshells"
-PLANTED = ["chopper_jscript_item.aspx", "behinder_style_loader.aspx", "cmd_textbox_shell.aspx",
-           "asp_wscript_exec.asp", "spy_style_manager.aspx", "tunnel_socket.aspx",
-           "hafnium_style_uploader.aspx", "oab_config_export.aspx"]
+PLANTED = [
+    "chopper_jscript_item.aspx",
+    "behinder_style_loader.aspx",
+    "cmd_textbox_shell.aspx",
+    "asp_wscript_exec.asp",
+    "spy_style_manager.aspx",
+    "tunnel_socket.aspx",
+    "hafnium_style_uploader.aspx",
+    "oab_config_export.aspx",
+]
 
-WORDS = ["customer", "order", "product", "invoice", "shipping", "account", "report", "settings",
-         "profile", "search", "category", "inventory", "payment", "address", "contact", "support",
-         "dashboard", "message", "calendar"]
+WORDS = [
+    "customer",
+    "order",
+    "product",
+    "invoice",
+    "shipping",
+    "account",
+    "report",
+    "settings",
+    "profile",
+    "search",
+    "category",
+    "inventory",
+    "payment",
+    "address",
+    "contact",
+    "support",
+    "dashboard",
+    "message",
+    "calendar",
+]
 
 
 def _markup(rng: random.Random, size: int) -> str:
@@ -56,13 +81,16 @@ def _markup(rng: random.Random, size: int) -> str:
         w = rng.choice(WORDS)
         kind = rng.randrange(6)
         if kind == 0:
-            parts.append(f'<asp:Label ID="{w}Label{rng.randrange(99)}" runat="server" '
-                         f'Text="<%$ Resources:Strings, {w.title()} %>" />\n')
+            parts.append(
+                f'<asp:Label ID="{w}Label{rng.randrange(99)}" runat="server" '
+                f'Text="<%$ Resources:Strings, {w.title()} %>" />\n'
+            )
         elif kind == 1:
             parts.append(f'<td class="{w}"><%# Eval("{w.title()}") %></td>\n')
         elif kind == 2:
-            parts.append(f'<div class="row {w}"><span>{w.title()} {rng.randrange(10**6)}</span>'
-                         f"</div>\n")
+            parts.append(
+                f'<div class="row {w}"><span>{w.title()} {rng.randrange(10**6)}</span></div>\n'
+            )
         elif kind == 3:
             parts.append(f'<a href="{w}.aspx?id=<%# Eval("Id") %>">{w}</a>\n')
         elif kind == 4:
@@ -74,10 +102,13 @@ def _markup(rng: random.Random, size: int) -> str:
 
 def _page(rng: random.Random, size: int) -> str:
     w = rng.choice(WORDS)
-    return (f'<%@ Page Title="{w.title()}" Language="C#" MasterPageFile="~/Site.Master" '
-            f'AutoEventWireup="true" CodeBehind="{w}.aspx.cs" Inherits="App.{w.title()}" %>\n'
-            f'<asp:Content ID="Main" ContentPlaceHolderID="MainContent" runat="server">\n'
-            + _markup(rng, size) + "</asp:Content>\n")
+    return (
+        f'<%@ Page Title="{w.title()}" Language="C#" MasterPageFile="~/Site.Master" '
+        f'AutoEventWireup="true" CodeBehind="{w}.aspx.cs" Inherits="App.{w.title()}" %>\n'
+        f'<asp:Content ID="Main" ContentPlaceHolderID="MainContent" runat="server">\n'
+        + _markup(rng, size)
+        + "</asp:Content>\n"
+    )
 
 
 def _code(rng: random.Random, size: int) -> str:
@@ -90,7 +121,7 @@ def _code(rng: random.Random, size: int) -> str:
             f"        {{\n"
             f'            string id = Request.QueryString["{m.lower()}"] ?? string.Empty;\n'
             f"            using (var conn = new SqlConnection(ConnectionString))\n"
-            f'            using (var cmd = new SqlCommand('
+            f"            using (var cmd = new SqlCommand("
             f'"SELECT * FROM {m} WHERE Id = @id", conn))\n'
             f"            {{\n"
             f'                cmd.Parameters.AddWithValue("@id", id);\n'
@@ -98,35 +129,47 @@ def _code(rng: random.Random, size: int) -> str:
             f"                {m}Grid.DataSource = cmd.ExecuteReader();\n"
             f"                {m}Grid.DataBind();\n"
             f"            }}\n"
-            f"        }}\n\n")
-    return ("using System;\nusing System.Data.SqlClient;\nusing System.Web.UI;\n\n"
-            f"namespace App\n{{\n    public partial class {w} : Page\n    {{\n"
-            + "".join(body) + "    }\n}\n")
+            f"        }}\n\n"
+        )
+    return (
+        "using System;\nusing System.Data.SqlClient;\nusing System.Web.UI;\n\n"
+        f"namespace App\n{{\n    public partial class {w} : Page\n    {{\n"
+        + "".join(body)
+        + "    }\n}\n"
+    )
 
 
 def _script(rng: random.Random, size: int) -> str:
     out: list[str] = ["(function(){"]
     while sum(map(len, out)) < size:
         a, b = rng.choice(WORDS), rng.choice(WORDS)
-        out.append(f'function {a}{rng.randrange(9999)}(n,t){{var r=n.{b}||[];'
-                   f'for(var i=0;i<r.length;i++){{t(r[i],"{a}")}}return r.length>0?r[0]:null}}')
+        out.append(
+            f"function {a}{rng.randrange(9999)}(n,t){{var r=n.{b}||[];"
+            f'for(var i=0;i<r.length;i++){{t(r[i],"{a}")}}return r.length>0?r[0]:null}}'
+        )
     return "".join(out) + "})();\n"
 
 
 def _css(rng: random.Random, size: int) -> str:
     out: list[str] = []
     while sum(map(len, out)) < size:
-        out.append(f".{rng.choice(WORDS)}-{rng.randrange(999)} {{ margin: {rng.randrange(20)}px; "
-                   f"color: #{rng.randrange(0xFFFFFF):06x}; }}\n")
+        out.append(
+            f".{rng.choice(WORDS)}-{rng.randrange(999)} {{ margin: {rng.randrange(20)}px; "
+            f"color: #{rng.randrange(0xFFFFFF):06x}; }}\n"
+        )
     return "".join(out)
 
 
 def _config(rng: random.Random, size: int) -> str:
-    keys = "".join(f'    <add key="{rng.choice(WORDS)}{i}" value="{rng.randrange(10**6)}" />\n'
-                   for i in range(max(1, size // 60)))
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n  <appSettings>\n{keys}'
-            "  </appSettings>\n  <system.web><compilation debug=\"false\" /></system.web>\n"
-            "</configuration>\n")
+    keys = "".join(
+        f'    <add key="{rng.choice(WORDS)}{i}" value="{rng.randrange(10**6)}" />\n'
+        for i in range(max(1, size // 60))
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<configuration>\n  <appSettings>\n{keys}'
+        '  </appSettings>\n  <system.web><compilation debug="false" /></system.web>\n'
+        "</configuration>\n"
+    )
 
 
 # (extension, generator, typical size range in bytes, share of files)
@@ -144,8 +187,18 @@ KINDS = [
 def generate(root: Path, count: int, seed: int = 20210302) -> list[Path]:
     """Write ``count`` benign files plus the planted shells; return the planted paths."""
     rng = random.Random(seed)
-    folders = [root / "wwwroot" / name for name in ("", "App", "Admin", "Controls", "Scripts",
-                                                    "Content", "aspnet_client/system_web")]
+    folders = [
+        root / "wwwroot" / name
+        for name in (
+            "",
+            "App",
+            "Admin",
+            "Controls",
+            "Scripts",
+            "Content",
+            "aspnet_client/system_web",
+        )
+    ]
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     weights = [k[3] for k in KINDS]
@@ -183,8 +236,19 @@ def timed(fn: Callable[[], set[str]], repeat: int) -> tuple[float, set[str]]:
 
 def run_exwatch(root: Path) -> set[str]:
     proc = subprocess.run(
-        [sys.executable, "-c", "from agent.scan import scan; scan()", "--format", "json",
-         str(root)], cwd=REPO, capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-c",
+            "from agent.scan import scan; scan()",
+            "--format",
+            "json",
+            str(root),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"exwatch scan failed ({proc.returncode}): {proc.stderr[-500:]}")
     found: set[str] = set()
@@ -225,10 +289,14 @@ def main() -> None:
         planted = generate(workdir, args.files)
         nfiles, nbytes = tree_stats(workdir)
         mb = nbytes / 1e6
-        print(f"machine: {platform.machine()} {os.cpu_count()} CPUs, {platform.platform()}, "
-              f"Python {platform.python_version()}")
-        print(f"tree: {nfiles} files, {mb:.1f} MB, {len(planted)} planted shells; "
-              f"median of {args.repeat} runs, warm cache")
+        print(
+            f"machine: {platform.machine()} {os.cpu_count()} CPUs, {platform.platform()}, "
+            f"Python {platform.python_version()}"
+        )
+        print(
+            f"tree: {nfiles} files, {mb:.1f} MB, {len(planted)} planted shells; "
+            f"median of {args.repeat} runs, warm cache"
+        )
 
         rows: list[tuple[str, float, set[str]]] = []
         t, found = timed(lambda: run_exwatch(workdir), args.repeat)
@@ -236,8 +304,9 @@ def main() -> None:
         t, found = timed(lambda: run_inprocess(workdir), args.repeat)
         rows.append(("ContentScanner.scan_file (in-process)", t, found))
         if shutil.which("yara"):
-            version = subprocess.run(["yara", "--version"], capture_output=True, text=True,
-                                     check=False).stdout.strip()
+            version = subprocess.run(
+                ["yara", "--version"], capture_output=True, text=True, check=False
+            ).stdout.strip()
             t, found = timed(lambda: run_yara(workdir, 1), args.repeat)
             rows.append((f"yara {version} -p 1", t, found))
             t, found = timed(lambda: run_yara(workdir, None), args.repeat)
@@ -249,8 +318,10 @@ def main() -> None:
         for name, secs, hits in rows:
             ok = want <= hits
             extra = len(hits) - len(want & hits)
-            print(f"{name:42} {secs:7.2f} s  {nfiles / secs:8.0f} files/s  {mb / secs:7.1f} MB/s"
-                  f"  planted found: {'all' if ok else 'MISSING'}  other flagged: {extra}")
+            print(
+                f"{name:42} {secs:7.2f} s  {nfiles / secs:8.0f} files/s  {mb / secs:7.1f} MB/s"
+                f"  planted found: {'all' if ok else 'MISSING'}  other flagged: {extra}"
+            )
         base = rows[0][1]
         for name, secs, _ in rows[1:]:
             print(f"ratio exwatch-agent scan / {name}: {base / secs:.2f}x the time")

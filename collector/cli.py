@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from collector.config import load_config
 from collector.console import bootstrap_admin
@@ -20,6 +15,7 @@ from collector.console.cli import register as register_console_commands
 from collector.errors import CollectorError
 from collector.notify.cli import notifications
 from collector.notify.routes import Routes
+from collector.output import emit
 from collector.store import SQLiteStore
 
 DATA_DIR_HELP = "Collector data folder (default ./var)."
@@ -106,23 +102,6 @@ def serve(
         pass
 
 
-def _print_alerts(alerts: list[dict[str, Any]]) -> None:
-    table = Table(box=None, header_style="bold")
-    for column in ("id", "severity", "status", "host", "title", "last seen", "events"):
-        table.add_column(column, overflow="fold")
-    for a in alerts:
-        table.add_row(
-            str(a["id"]),
-            a["severity"],
-            a["status"],
-            ", ".join(a["hosts"]),
-            a["title"],
-            a["last_seen"],
-            str(a["event_count"]),
-        )
-    Console(width=max(120, Console().width)).print(table)
-
-
 @main.command()
 @click.option("--tenant", help="Only this tenant's alerts.")
 @click.option("--status", type=click.Choice(["open", "acknowledged", "resolved"]))
@@ -146,13 +125,14 @@ def alerts(
         rows = store.list_alerts(tenant=tenant, status=status, limit=limit)
     finally:
         store.close()
-    if fmt == "json":
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    elif rows:
-        _print_alerts(rows)
-    else:
-        click.echo("no alerts")
+    if fmt == "table":  # the table's column names read better than the JSON keys
+        rows = [{**a, "host": a["hosts"], "events": a["event_count"]} for a in rows]
+    emit(
+        rows,
+        fmt,
+        ["id", "severity", "status", "host", "title", "last_seen", "events"],
+        empty="no alerts",
+    )
 
 
 @main.group()
@@ -290,7 +270,7 @@ def token_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
         rows = store.list_tokens(tenant=tenant)
     finally:
         store.close()
-    _emit(rows, fmt, ["id", "tenant", "uses_left", "expires_ns", "note"])
+    emit(rows, fmt, ["id", "tenant", "uses_left", "expires_ns", "note"])
 
 
 @main.group()
@@ -309,7 +289,7 @@ def agent_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
         rows = store.list_agents(tenant=tenant)
     finally:
         store.close()
-    _emit(rows, fmt, ["id", "tenant", "hostname", "agent_version", "last_seen_ns", "revoked_ns"])
+    emit(rows, fmt, ["id", "tenant", "hostname", "agent_version", "last_seen_ns", "revoked_ns"])
 
 
 @agent.command("revoke")
@@ -326,22 +306,6 @@ def agent_revoke(agent_id: str, reason: str, data_dir: Path | None) -> None:
     finally:
         store.close()
     click.echo(f"agent {agent_id} revoked ({count} certificates denied)")
-
-
-def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
-    if fmt == "json":
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    if not rows:
-        click.echo("none")
-        return
-    table = Table(box=None, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
-    Console(width=max(120, Console().width)).print(table)
 
 
 # ---------------------------------------------------------------- maintenance and suppression
@@ -467,7 +431,7 @@ def suppress_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
         rows = store.list_suppressions(tenant=tenant)
     finally:
         store.close()
-    _emit(
+    emit(
         rows,
         fmt,
         ["id", "tenant", "kind", "host", "rule", "path_glob", "ends_ns", "hits", "reason"],
@@ -561,7 +525,7 @@ def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
         rows = store.list_commands(agent_id=agent_id)
     finally:
         store.close()
-    _emit(rows, fmt, ["id", "agent_id", "kind", "argument", "status", "result", "requested_by"])
+    emit(rows, fmt, ["id", "agent_id", "kind", "argument", "status", "result", "requested_by"])
 
 
 register_console_commands(main)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import json
 import sqlite3
 import sys
 import time
@@ -18,10 +17,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from collector.console import auth, data
+from collector.output import emit
 
 T = TypeVar("T")
 DATA_DIR_HELP = "Collector data folder (default ./var)."
@@ -84,27 +82,6 @@ def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T
         raise
     conn.execute("COMMIT")
     return result
-
-
-def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
-    if fmt == "json":
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    if not rows:
-        click.echo("none")
-        return
-    table = Table(box=None, header_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(
-            *(
-                ", ".join(map(str, v)) if isinstance(v, list) else str(v)
-                for v in (row.get(c, "") for c in columns)
-            )
-        )
-    Console(width=max(120, Console().width)).print(table)
 
 
 def _password(from_stdin: bool) -> tuple[str, bool]:
@@ -185,7 +162,7 @@ def user_list(fmt: str, data_dir: Path | None, config_path: Path | None) -> None
         rows = data.list_users(conn, _actor())
     for r in rows:
         r["tenants"] = ["*"] if r["all_tenants"] else r["tenants"]
-    _emit(rows, fmt, ["id", "username", "role", "tenants", "disabled", "last_login"])
+    emit(rows, fmt, ["id", "username", "role", "tenants", "disabled", "last_login"])
 
 
 @user.command("passwd")
@@ -281,7 +258,7 @@ def apitoken_list(fmt: str, data_dir: Path | None, config_path: Path | None) -> 
     """List API tokens (their values are not stored)."""
     with _connect(data_dir, config_path) as conn:
         rows = data.list_api_tokens(conn, _actor())
-    _emit(rows, fmt, ["id", "user", "name", "prefix", "created", "last_used", "revoked"])
+    emit(rows, fmt, ["id", "user", "name", "prefix", "created", "last_used", "revoked"])
 
 
 # ---------------------------------------------------------------------------- tenants
@@ -306,7 +283,7 @@ def tenant_list(fmt: str, data_dir: Path | None, config_path: Path | None) -> No
             r["unresolved"] = " ".join(
                 f"{k}:{v}" for k, v in r["unresolved_by_severity"].items() if v
             )
-    _emit(
+    emit(
         rows, fmt, ["tenant", "hosts", "online", "offline", "revoked", "open_alerts", "unresolved"]
     )
 

@@ -4,9 +4,7 @@ dead; send a test message on a channel."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -15,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from collector.config import CollectorConfig
 from collector.errors import CollectorError
@@ -24,6 +20,7 @@ from collector.notify import outbox
 from collector.notify.channels.base import DeliveryError, iso, sample_message
 from collector.notify.routes import Routes
 from collector.notify.worker import send_now
+from collector.output import emit
 
 _DATA = click.option(
     "--data-dir",
@@ -95,20 +92,22 @@ def list_command(
         row["next_attempt"] = iso(row["next_attempt_ns"]) if row["state"] == "pending" else ""
         row["created"] = iso(row["created_ns"])
         row["sent"] = iso(row["sent_ns"]) if row["sent_ns"] else ""
-    if fmt == "json":
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return
-    if not rows:
-        click.echo("no notifications")
-        return
-    table = Table(box=None, header_style="bold")
-    columns = ["id", "state", "channel", "reason", "tenant", "alert_id", "attempts"]
-    for column in [*columns, "next_attempt", "last_error"]:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in columns), row["next_attempt"], row["last_error"])
-    Console(width=max(120, Console().width)).print(table)
+    emit(
+        rows,
+        fmt,
+        [
+            "id",
+            "state",
+            "channel",
+            "reason",
+            "tenant",
+            "alert_id",
+            "attempts",
+            "next_attempt",
+            "last_error",
+        ],
+        empty="no notifications",
+    )
 
 
 @notifications.command("retry")
