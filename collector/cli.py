@@ -11,6 +11,7 @@ import click
 
 from collector.config import load_config
 from collector.console import bootstrap_admin
+from collector.console.cli import alert_assign, alert_comment
 from collector.console.cli import register as register_console_commands
 from collector.errors import CollectorError
 from collector.notify.cli import notifications
@@ -184,6 +185,8 @@ def _status_command(status: str, verb: str) -> click.Command:
 alert.add_command(_status_command("acknowledged", "ack"))
 alert.add_command(_status_command("resolved", "resolve"))
 alert.add_command(_status_command("open", "reopen"))
+alert.add_command(alert_assign)
+alert.add_command(alert_comment)
 
 
 # ---------------------------------------------------------------- enrollment and agents

@@ -111,3 +111,43 @@ def test_missing_store_is_a_clear_error(tmp_path: Path) -> None:
     console_cli.register(group)
     r = CliRunner().invoke(group, ["user", "list", "--data-dir", str(tmp_path / "none")])
     assert r.exit_code != 0 and "no collector store" in r.output
+
+
+def test_alert_assign_and_comment_from_the_terminal(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from collector.cli import main
+    from collector.store import AgentInfo, SQLiteStore
+    from protos import exwatch_pb2 as pb
+
+    store = SQLiteStore(tmp_path / "exwatch.db")
+    agent = AgentInfo("a1", "acme", "EXCH01")
+    store.register_agent(agent, agent_version="", rules_version="", os="", now_ns=1)
+    store.commit_batch(
+        agent,
+        1,
+        [
+            pb.Event(
+                id="e1",
+                host_time_ns=1,
+                file=pb.FileEvent(
+                    action=pb.FILE_ACTION_CREATED, path=r"C:\\x\\s.aspx", root_kind="webroot"
+                ),
+            )
+        ],
+        now_ns=1,
+    )
+    [alert] = store.list_alerts()
+    store.close()
+    runner = CliRunner()
+    args = ["--data-dir", str(tmp_path)]
+    r = runner.invoke(main, ["alert", "comment", str(alert["id"]), "cleaned by IR", *args])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["alert", "assign", str(alert["id"]), "nobody-such", *args])
+    assert r.exit_code != 0
+    assert "not a user" in r.output
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "exwatch.db") as conn:
+        assert conn.execute("SELECT body FROM alert_comments").fetchone()[0] == "cleaned by IR"
+        assert conn.execute("SELECT action FROM audit_log").fetchone()[0] == "alert.comment"

@@ -292,3 +292,35 @@ def register(main: click.Group) -> None:
     """Add the console's command groups to ``exwatch-collector``."""
     for group in (user, apitoken, tenant):
         main.add_command(group)
+
+
+@click.command("assign")
+@click.argument("alert_id", type=int)
+@click.argument("assignee")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def alert_assign(
+    alert_id: int, assignee: str, actor: str, data_dir: Path | None, config_path: Path | None
+) -> None:
+    """Assign an alert to a console user ("" to nobody)."""
+    with _connect(data_dir, config_path) as conn:
+        row = _write(
+            conn, lambda c: data.assign_alert(c, data.cli_principal(actor), alert_id, assignee)
+        )
+    click.echo(f"alert {row['id']} assigned to {assignee or 'nobody'}")
+
+
+@click.command("comment")
+@click.argument("alert_id", type=int)
+@click.argument("text")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def alert_comment(
+    alert_id: int, text: str, actor: str, data_dir: Path | None, config_path: Path | None
+) -> None:
+    """Add a comment to an alert's record (audited, shown in the console)."""
+    with _connect(data_dir, config_path) as conn:
+        _write(conn, lambda c: data.add_comment(c, data.cli_principal(actor), alert_id, text))
+    click.echo(f"comment added to alert {alert_id}")
