@@ -527,6 +527,8 @@ class WebRootMonitor:
             batch.append((path, FileState(st.st_size, digest, st.st_mtime_ns)))
             if len(batch) >= 500:
                 count += self._put_all(rw, batch)
+                if count % 5000 == 0:  # a big tree takes a while: show that it moves
+                    log.info("baseline of %s: %d files so far", rw.key, count)
         count += self._put_all(rw, batch)
         log.info("baseline of %s: %d files", rw.key, count)
         self.spool.put(
