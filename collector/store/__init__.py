@@ -1,6 +1,6 @@
-"""Persistence for the collector: one interface, an SQLite and (later) a PostgreSQL backend."""
+"""Persistence for the collector: the SQLite store (a PostgreSQL backend is planned)."""
 
-from collector.store.base import AgentInfo, CommitResult, Store
+from collector.store.base import AgentInfo, CommitResult
 from collector.store.sqlite import SQLiteStore
 
-__all__ = ["AgentInfo", "CommitResult", "SQLiteStore", "Store"]
+__all__ = ["AgentInfo", "CommitResult", "SQLiteStore"]
