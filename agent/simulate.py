@@ -37,7 +37,6 @@ HTTPPROXY_FIELDS = [
     "BackEndCookie", "ServerLocatorHost", "ServerLocatorLatency", "RequestBytes", "ResponseBytes",
     "UrlQuery", "GenericInfo", "GenericErrors",
 ]  # fmt: skip
-ECP_FIELDS = ["TimeStamp", "ServerName", "EventId", "EventData"]
 RPS_HTTP_FIELDS = [
     "DateTime", "StartTime", "RequestId", "MajorVersion", "MinorVersion", "BuildVersion",
     "RevisionVersion", "ClientRequestId", "UrlHost", "UrlStem", "AuthenticationType",

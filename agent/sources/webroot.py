@@ -197,7 +197,10 @@ class WebRootMonitor:
         broken = [f"{rw.key}: {rw.problem}" for rw in self.roots if not rw.healthy]
         if not broken:
             return pb.SensorStatus(
-                name=SENSOR, state=pb.SENSOR_STATE_OK, detail=f"{len(self.roots)} roots watched"
+                name=SENSOR,
+                state=pb.SENSOR_STATE_OK,
+                detail=f"{len(self.roots)} roots watched; "
+                f"{self.missed_by_os} changes found only by rescans",
             )
         return pb.SensorStatus(
             name=SENSOR, state=pb.SENSOR_STATE_DEGRADED, detail="; ".join(broken)
