@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from agent.detection import Severity
 from agent.logrecord import LogRecord
 from agent.sigma import SigmaRuleSet, normalize, normalize_folded
+from agent.sigma.fieldmap import event_from_record
 
 RULE_ID = "0f3f1a52-9d7e-4a43-9c55-3f1d8f6b2a10"
 
@@ -326,3 +327,29 @@ def test_prefilter_literals_never_drop_a_match(
 
 
 _BUILTIN = SigmaRuleSet.load([], builtin=True)
+
+
+def test_remembered_verdicts_equal_fresh_evaluation() -> None:
+    """SigmaRuleSet.match remembers a rule's verdict per value tuple of the fields it reads;
+    the remembered verdict must be the one the predicate gives on every record."""
+    rs = SigmaRuleSet.load([], builtin=True)
+    records = [
+        iis("/owa/auth/logon.aspx", "replaceCurrent=1", method="GET"),
+        iis("/owa/auth/x.aspx", "cmd=whoami", method="POST"),
+        iis("/owa/auth/logon.aspx", "replaceCurrent=1", method="POST"),
+        iis("/aspnet_client/%73hell.aspx", method="POST"),
+        iis("/owa/auth/x.aspx", "cmd=whoami", method="POST"),
+    ]
+    for _ in range(2):
+        for record in records:
+            found = {d.rule_id for d in rs.match(record)}
+            fresh = set()
+            for channel in ("webserver",):
+                event = event_from_record(record, channel)
+                fresh |= {
+                    r.detection.rule_id
+                    for r in rs.rules
+                    if r.channel == channel and r.predicate(event)
+                }
+            assert found == fresh, record.raw
+    assert any(r.fields for r in rs.rules)  # field-only rules are remembered

@@ -12,13 +12,19 @@ Channels:
 - ``httpproxy``, ``ecp``, ``oab``, ``rps_http``, ``cmdlet``: ``product: exchange`` with that
   ``service``; native column names (our built-in rules use these).
 - ``msexchange-management``: Sigma ``service: msexchange-management`` (keyword rules over
-  "Cmdlet X, parameters ..."); cmdlet-log rows and MSExchange Management events.
+  "Cmdlet X, parameters ..."); cmdlet-log rows and MSExchange Management events. See
+  :func:`management_event` for the field names either kind offers.
 - ``process_creation``: Sysmon-style fields (``Image``, ``CommandLine``, ...) via
-  :meth:`SigmaRuleSet.match_event`.
+  :meth:`SigmaRuleSet.match_event`; psutil, Security 4688 and Sysmon 1 all produce them. See
+  :func:`process_event`.
+- ``application``: Sigma ``product: windows`` + ``service: application`` (the Windows
+  Application channel): ``Provider_Name``, ``EventID``, ``Level``, the data items, ``Data`` and
+  ``Message``. See :func:`application_event`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 
 from agent.logrecord import LogRecord
@@ -27,16 +33,25 @@ from agent.sigma.matcher import normalize, normalize_folded
 __all__ = [
     "EVENT_CHANNELS",
     "EXCHANGE_SERVICES",
+    "PLAIN_CHANNELS",
     "Event",
+    "application_event",
     "channel_for_logsource",
     "channels_for_source",
     "event_from_fields",
     "event_from_record",
+    "management_event",
+    "process_event",
 ]
 
 EXCHANGE_SERVICES = frozenset({"httpproxy", "ecp", "oab", "rps_http", "cmdlet"})
 # Channels that no log record feeds but match_event() accepts (other agent sources).
-EVENT_CHANNELS = frozenset({"process_creation", "msexchange-management", "webserver"})
+EVENT_CHANNELS = frozenset(
+    {"process_creation", "msexchange-management", "webserver", "application"}
+)
+# Channels whose values are no URLs: compared as written (case folded), never percent- or
+# ``+``-decoded (see agent.sigma.matcher).
+PLAIN_CHANNELS = frozenset({"process_creation", "application"})
 
 # Which channels each record source is offered to, in evaluation order.
 _SOURCE_CHANNELS: dict[str, tuple[str, ...]] = {
@@ -69,6 +84,8 @@ def channel_for_logsource(
         return "msexchange-management"
     if category == "process_creation" and product in ("", "windows"):
         return "process_creation"
+    if service == "application" and product in ("", "windows") and not category:
+        return "application"
     return None
 
 
@@ -82,6 +99,7 @@ class Event:
 
     __slots__ = (
         "_absent",
+        "_decode",
         "_decoded",
         "_folded",
         "_keywords",
@@ -96,8 +114,12 @@ class Event:
         lookup: Callable[[str], tuple[str, ...]],
         keywords: str,
         absent: frozenset[str] = frozenset(),
+        *,
+        decode: bool = True,
     ) -> None:
         self._lookup = lookup
+        # False: values are no URLs (command lines, event text); "decoded" is the raw value.
+        self._decode = decode
         # Fields that carry values for matching but whose own log column was empty (the IIS
         # query offers the stem for "contains" yet is null when the request had no query).
         self._absent = absent
@@ -119,7 +141,10 @@ class Event:
         try:
             return self._decoded[field]
         except KeyError:
-            values = self._decoded[field] = tuple(normalize(v) for v in self.raw(field))
+            raw = self.raw(field)
+            values = self._decoded[field] = (
+                tuple(normalize(v) for v in raw) if self._decode else raw
+            )
             return values
 
     def folded(self, field: str) -> tuple[str, ...]:
@@ -137,12 +162,14 @@ class Event:
 
     def keywords_decoded(self) -> tuple[str, ...]:
         if self._kw_decoded is None:
-            self._kw_decoded = (normalize(self._keywords[0]),)
+            text = self._keywords[0]
+            self._kw_decoded = (normalize(text) if self._decode else text,)
         return self._kw_decoded
 
     def keywords_folded(self) -> tuple[str, ...]:
         if self._kw_folded is None:
-            self._kw_folded = (normalize_folded(self._keywords[0]),)
+            text = self._keywords[0]
+            self._kw_folded = (normalize_folded(text) if self._decode else text.casefold(),)
         return self._kw_folded
 
 
@@ -229,11 +256,156 @@ def _web(
     return Event(lookup, keywords, frozenset() if query.strip("?") else _NO_QUERY)
 
 
+# The Success column of a cmdlet log row -> how the MSExchange Management event words the
+# outcome, and that event's id (1: succeeded, 6: failed).
+_OUTCOME = {"true": ("succeeded", "1"), "false": ("failed", "6")}
+
+# "Cmdlet succeeded. Cmdlet X, parameters Y" (the event's rendered message); the verb sentence
+# is optional so that our own composed "Cmdlet X, parameters Y" parses too.
+_MANAGEMENT_TEXT = re.compile(
+    r"(?:Cmdlet\s+(?:succeeded|failed)[^.]*\.\s*)?Cmdlet\s+(?P<cmdlet>\S+?),\s*parameters\s*"
+    r"(?P<params>.*?)\s*$",
+    re.DOTALL | re.IGNORECASE,
+)
+
+
 def _management_text(fields: Mapping[str, str]) -> str:
-    """A cmdlet-log row as the MSExchange Management event would word it."""
+    """A cmdlet-log row as the MSExchange Management event would word it: "Cmdlet succeeded.
+    Cmdlet X, parameters Y" when the row says whether it succeeded, else "Cmdlet X, parameters
+    Y"."""
     cmdlet = _value(fields, "Cmdlet")
     params = _value(fields, "Parameters")
-    return f"Cmdlet {cmdlet}, parameters {params}" if cmdlet else params
+    if not cmdlet:
+        return params
+    outcome = _OUTCOME.get(_value(fields, "Success").casefold())
+    text = f"Cmdlet {cmdlet}, parameters {params}"
+    return f"Cmdlet {outcome[0]}. {text}" if outcome else text
+
+
+def management_event(fields: Mapping[str, str], *, from_log: bool = False) -> Event:
+    """An MSExchange Management event, or a cmdlet-log row (``from_log``), as
+    ``msexchange-management`` rules see it.
+
+    Both kinds offer the same names, whichever the source filled:
+
+    - ``Cmdlet`` and ``Parameters``: the cmdlet log's columns, and what
+      ``agent.winevent.mapping`` extracts from the event; parsed from the text when only the
+      text is given;
+    - ``Data``, ``Message`` (and ``message``): the event's full text, "Cmdlet succeeded. Cmdlet
+      X, parameters Y" (Sigma rules for this service test ``Data|contains``); a field the
+      source left empty falls back to the text, and for a log row the text is composed from
+      the columns (with the outcome when the row has ``Success``);
+    - ``EventID``: as given; for a log row, 1 (succeeded) or 6 (failed) from ``Success``.
+
+    Keyword rules search that text (not the other fields: a keyword like ``Exchange`` must not
+    match the provider name of every event).
+    """
+    if from_log:
+        text = _management_text(fields)
+        outcome = _OUTCOME.get(_value(fields, "Success").casefold())
+        event_id = outcome[1] if outcome else ""
+    else:
+        text = _value(fields, "Message") or _value(fields, "Data") or _value(fields, "message")
+        if not text:
+            cmdlet = _value(fields, "Cmdlet")
+            params = _value(fields, "Parameters")
+            verb = {"1": "succeeded", "6": "failed"}.get(_value(fields, "EventID"))
+            text = f"Cmdlet {cmdlet}, parameters {params}" if cmdlet else params
+            if verb and cmdlet:
+                text = f"Cmdlet {verb}. {text}"
+        event_id = ""
+    parsed = _MANAGEMENT_TEXT.search(text) if text else None
+    derived = {
+        "Cmdlet": parsed["cmdlet"] if parsed else "",
+        "Parameters": parsed["params"] if parsed else "",
+        "EventID": event_id,
+    }
+
+    def lookup(field: str) -> tuple[str, ...]:
+        if field in ("Data", "Message", "message"):
+            value = "" if from_log else _value(fields, field)
+            value = value or text
+        else:
+            value = _value(fields, field) or derived.get(field, "")
+        return (value,) if value else ()
+
+    return Event(lookup, text or " ".join(v for v in fields.values() if v))
+
+
+# Windows event levels (System/Level) by number, as Event Viewer names them: Sigma rules write
+# either ``Level: 2`` or ``Level: Error``.
+_LEVEL_NAMES = {
+    "0": "Information",  # LogAlways; Event Viewer shows it as Information
+    "1": "Critical",
+    "2": "Error",
+    "3": "Warning",
+    "4": "Information",
+    "5": "Verbose",
+}
+
+
+def application_event(fields: Mapping[str, str]) -> Event:
+    """A Windows Application-channel event as ``application`` rules see it.
+
+    Fields are the event's own (``Provider_Name``, ``EventID``, the data items, ...). ``Level``
+    offers both the number and its name (``2`` and ``Error``). ``Data`` (all data items joined)
+    and ``Message`` (the rendered text) each fall back to the other, because which one holds
+    the exception text depends on whether the event was rendered where it was read.
+    """
+    native = _native(fields)
+
+    def lookup(field: str) -> tuple[str, ...]:
+        if field == "Level":
+            level = _value(fields, "Level").strip()
+            name = _LEVEL_NAMES.get(level)
+            return tuple(v for v in (level, name) if v)
+        if field in ("Data", "Message"):
+            other = "Message" if field == "Data" else "Data"
+            value = _value(fields, field) or _value(fields, other)
+            return (value,) if value else ()
+        return native(field)
+
+    return Event(lookup, " ".join(v for v in fields.values() if v), decode=False)
+
+
+# Image-valued process fields: rules test them with ``|endswith: '\\cmd.exe'``.
+_IMAGE_FIELDS = frozenset({"Image", "ParentImage"})
+
+
+def _basename(path: str) -> str:
+    return path.replace("/", "\\").rsplit("\\", 1)[-1]
+
+
+def process_event(fields: Mapping[str, str]) -> Event:
+    """A process creation as ``process_creation`` rules see it (Sysmon event 1 names).
+
+    Sources differ in what they know, so two gaps are bridged:
+
+    - ``Image`` / ``ParentImage`` holding a bare name (psutil could not read the path, or the
+      4688 parent is named only) also offer ``\\name``, so that the usual
+      ``Image|endswith: '\\cmd.exe'`` holds; an exact full-path match still needs the path;
+    - ``OriginalFileName`` (PE version information; only Sysmon has it) falls back to the
+      image's file name, so ``OriginalFileName: 'net.exe'`` holds for a ``net.exe`` that was
+      not renamed. A renamed binary is caught only where Sysmon reports the real name.
+
+    ``AppPool`` (our own field: the IIS application pool of the nearest w3wp, from
+    :func:`agent.sources.processes.process_fields`) is offered as given.
+    """
+    native = _native(fields)
+
+    def lookup(field: str) -> tuple[str, ...]:
+        values = native(field)
+        if field in _IMAGE_FIELDS and values:
+            value = values[0]
+            if "\\" not in value and "/" not in value:
+                return (value, "\\" + value)
+        elif field == "OriginalFileName" and not values:
+            image = _value(fields, "Image")
+            name = _basename(image) if image else ""
+            return (name,) if name else ()
+        return values
+
+    return Event(lookup, " ".join(v for v in fields.values() if v), decode=False)
 
 
 def event_from_record(record: LogRecord, channel: str) -> Event:
@@ -244,21 +416,20 @@ def event_from_record(record: LogRecord, channel: str) -> Event:
             return _web(fields, _PROXY_WEB, "UrlStem", "UrlQuery", record.raw)
         return _web(fields, _IIS_WEB, "cs-uri-stem", "cs-uri-query", record.raw)
     if channel == "msexchange-management":
-        text = _management_text(fields)
-        native = _native(fields)
-
-        def lookup(field: str) -> tuple[str, ...]:
-            if field in ("Data", "Message", "message"):
-                return (text,) if text else ()
-            return native(field)
-
-        return Event(lookup, text)
+        return management_event(fields, from_log=True)
     return Event(_native(fields), record.raw)
 
 
 def event_from_fields(channel: str, fields: Mapping[str, str]) -> Event:
-    """The view of a non-log event (process creation, MSExchange Management event)."""
+    """The view of a non-log event (process creation, MSExchange Management or Application
+    event) given as field -> value."""
     if channel == "webserver":
         return _web(fields, {}, "cs-uri-stem", "cs-uri-query", " ".join(fields.values()))
+    if channel == "process_creation":
+        return process_event(fields)
+    if channel == "msexchange-management":
+        return management_event(fields)
+    if channel == "application":
+        return application_event(fields)
     keywords = " ".join(v for v in fields.values() if v)
     return Event(_native(fields), keywords)

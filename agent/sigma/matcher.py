@@ -13,6 +13,11 @@ case-folded. Applying it to both sides keeps rules written against raw IIS text 
 Regular expressions cannot be normalised, so they are tried against the raw and the decoded
 value.
 
+That decoding belongs to URLs. Channels whose values are no URLs (process command lines, the
+Application event log) compile their rules with ``decode=False``: there ``+`` and ``%`` stay
+what they are (``attrib +h +s``, ``%COMSPEC%``) and only case is folded; their events'
+``decoded`` values are the raw ones (see :class:`agent.sigma.fieldmap.Event`).
+
 Alongside each predicate we derive *literals*: case-folded strings such that any event that
 satisfies the predicate contains at least one of them in :func:`normalize_folded` of its raw
 line. The retro-hunt uses them to skip lines without parsing them.
@@ -131,8 +136,16 @@ def _string_clauses(parts: list[str | SpecialChars], norm: Callable[[str], str])
     return all_of(literal(norm(part).casefold()) for part in parts if isinstance(part, str))
 
 
+def _casefold(text: str) -> str:
+    return text.casefold()
+
+
+def _same(text: str) -> str:
+    return text
+
+
 def _compile_string(
-    value: SigmaString, *, keyword: bool
+    value: SigmaString, *, keyword: bool, decode: bool = True
 ) -> tuple[Callable[[tuple[str, ...]], bool], bool, Clauses]:
     """A test over a tuple of values, whether it wants folded (True) or decoded values, literals.
 
@@ -148,16 +161,24 @@ def _compile_string(
 
     # Authors of IIS rules write ``=cmd%20/c%`` meaning "an encoded character follows": after
     # decoding, a dangling ``%`` or ``%X`` before a wildcard can only stop the match.
-    parts = [
-        _DANGLING_ESCAPE.sub("", p)
-        if isinstance(p, str) and i + 1 < len(parts) and parts[i + 1] is SpecialChars.WILDCARD_MULTI
-        else p
-        for i, p in enumerate(parts)
-    ]
+    if decode:
+        parts = [
+            _DANGLING_ESCAPE.sub("", p)
+            if isinstance(p, str)
+            and i + 1 < len(parts)
+            and parts[i + 1] is SpecialChars.WILDCARD_MULTI
+            else p
+            for i, p in enumerate(parts)
+        ]
     parts = [p for p in parts if p != ""]
 
-    def norm(text: str) -> str:
-        return normalize(text) if cased else normalize_folded(text)
+    norms: dict[tuple[bool, bool], Callable[[str], str]] = {
+        (True, True): normalize,
+        (True, False): normalize_folded,
+        (False, True): _same,
+        (False, False): _casefold,
+    }
+    norm = norms[(decode, cased)]
 
     literals = _string_clauses(parts, norm)
     many = SpecialChars.WILDCARD_MULTI
@@ -211,7 +232,7 @@ def _compile_string(
 
 
 def _compile_regex(
-    value: SigmaRegularExpression,
+    value: SigmaRegularExpression, *, decode: bool = True
 ) -> tuple[Callable[[MatchEvent, str], bool], Clauses]:
     flags = 0
     for flag in value.flags:
@@ -237,7 +258,7 @@ def _compile_regex(
         )
         return any(search(v) is not None for v in values)
 
-    return test, regex_clauses(pattern, flags, normalize_folded)
+    return test, regex_clauses(pattern, flags, normalize_folded if decode else _casefold)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,17 +283,17 @@ if _NEQ is not None:
     _COMPARE[_NEQ] = lambda a, b: a != b
 
 
-def _leaf(field: str | None, value: Any) -> tuple[Predicate, Clauses]:
+def _leaf(field: str | None, value: Any, decode: bool = True) -> tuple[Predicate, Clauses]:
     """Predicate and literals for one ``field: value`` (or keyword when ``field`` is None)."""
     if isinstance(value, SigmaExpansion):  # base64offset, windash: values are OR-linked
-        compiled = [_leaf(field, v) for v in value.values]
+        compiled = [_leaf(field, v, decode) for v in value.values]
         return _any([p for p, _ in compiled]), any_of(lit for _, lit in compiled)
 
     if isinstance(value, SigmaTimestampPart):
         raise UnsupportedRule("timestamp part modifiers (|minute, |hour, ...) are not supported")
 
     if isinstance(value, SigmaString):
-        test, want_folded, literals = _compile_string(value, keyword=field is None)
+        test, want_folded, literals = _compile_string(value, keyword=field is None, decode=decode)
         if field is None:
             if want_folded:
                 return (lambda ev: test(ev.keywords_folded())), literals
@@ -283,7 +304,7 @@ def _leaf(field: str | None, value: Any) -> tuple[Predicate, Clauses]:
         return (lambda ev: test(ev.decoded(name))), literals
 
     if isinstance(value, SigmaRegularExpression):
-        rtest, literals = _compile_regex(value)
+        rtest, literals = _compile_regex(value, decode=decode)
         name = field or ""
         return (lambda ev: rtest(ev, name)), literals
 
@@ -373,26 +394,30 @@ def _all(preds: list[Predicate]) -> Predicate:
     return lambda ev: all(p(ev) for p in items)
 
 
-def _compile_node(node: Any) -> tuple[Predicate, Clauses]:
+def _compile_node(node: Any, decode: bool = True) -> tuple[Predicate, Clauses]:
     if isinstance(node, ConditionAND):
-        compiled = [_compile_node(arg) for arg in node.args]
+        compiled = [_compile_node(arg, decode) for arg in node.args]
         return _all([p for p, _ in compiled]), all_of(lit for _, lit in compiled)
     if isinstance(node, ConditionOR):
-        compiled = [_compile_node(arg) for arg in node.args]
+        compiled = [_compile_node(arg, decode) for arg in node.args]
         return _any([p for p, _ in compiled]), any_of(lit for _, lit in compiled)
     if isinstance(node, ConditionNOT):
-        inner, _ = _compile_node(node.args[0])
+        inner, _ = _compile_node(node.args[0], decode)
         return (lambda ev: not inner(ev)), None
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return _leaf(node.field, node.value)
+        return _leaf(node.field, node.value, decode)
     if isinstance(node, ConditionValueExpression):
-        return _leaf(None, node.value)
+        return _leaf(None, node.value, decode)
     raise UnsupportedRule(f"condition element {type(node).__name__} is not supported")
 
 
-def compile_condition(trees: list[Any]) -> tuple[Predicate, Clauses]:
-    """Compile a rule's parsed conditions (a list: several conditions are OR-linked)."""
-    compiled = [_compile_node(tree) for tree in trees if tree is not None]
+def compile_condition(trees: list[Any], *, decode: bool = True) -> tuple[Predicate, Clauses]:
+    """Compile a rule's parsed conditions (a list: several conditions are OR-linked).
+
+    ``decode``: compare URL-decoded values (log channels); False compares as written, folding
+    case only (process creation and Windows event channels). Literals are then in that form.
+    """
+    compiled = [_compile_node(tree, decode) for tree in trees if tree is not None]
     if not compiled:
         raise UnsupportedRule("the condition selects nothing")
     return _any([p for p, _ in compiled]), any_of(lit for _, lit in compiled)

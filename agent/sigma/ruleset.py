@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+)
 from sigma.exceptions import SigmaError
 from sigma.modifiers import (
     SigmaBase64Modifier,
@@ -17,12 +23,15 @@ from sigma.modifiers import (
     SigmaWideModifier,
 )
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import SigmaFieldReference
 
 from agent.detection import Detection, Severity
 from agent.logrecord import LogRecord
 from agent.sigma.fieldmap import (
     EVENT_CHANNELS,
     EXCHANGE_SERVICES,
+    PLAIN_CHANNELS,
+    Event,
     channel_for_logsource,
     channels_for_source,
     event_from_fields,
@@ -50,6 +59,8 @@ _TEXT_INCOMPATIBLE: dict[type[Any], str] = {
 _BASE64 = (SigmaBase64Modifier, SigmaBase64OffsetModifier)
 # A rule without ``level`` is still worth a look; medium is the Sigma convention's middle.
 _DEFAULT_SEVERITY = Severity.MEDIUM
+# Channels that log records feed (the raw-line quick check applies to these only).
+_LOG_CHANNELS = frozenset({"webserver"}) | EXCHANGE_SERVICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,35 @@ class CompiledRule:
     file: Path
     # Necessary condition on the normalised raw line (one literal per clause), or None.
     quick: re.Pattern[str] | None = None
+    # Every field the condition reads, or None when it reads the whole event (keywords): the
+    # verdict is a function of these fields' values, so it can be remembered per value tuple.
+    fields: tuple[str, ...] | None = None
+
+
+def _condition_fields(node: Any, out: set[str]) -> bool:
+    """Collect the fields a condition tree reads; False if it reads more (keywords, unknown)."""
+    if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
+        return all(_condition_fields(arg, out) for arg in node.args)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        out.add(node.field)
+        if isinstance(node.value, SigmaFieldReference):
+            out.add(node.value.field)
+        return True
+    return False  # a keyword (ConditionValueExpression) or anything not understood
+
+
+def condition_fields(trees: Sequence[Any]) -> tuple[str, ...] | None:
+    """The fields a rule's conditions read, sorted; None when they read the whole event."""
+    out: set[str] = set()
+    for tree in trees:
+        if tree is not None and not _condition_fields(tree, out):
+            return None
+    return tuple(sorted(out))
+
+
+# Verdicts remembered per rule (distinct value tuples) before the memory is cleared: benign
+# traffic repeats the same few (method, stem, status) combinations millions of times.
+_MEMO_LIMIT = 4096
 
 
 def _items(detection: SigmaDetection) -> list[SigmaDetectionItem]:
@@ -118,13 +158,19 @@ def compile_rule(loaded: LoadedRule) -> CompiledRule:
     if reason:
         raise UnsupportedRule(reason)
     trees: list[Any] = [cond.parsed for cond in rule.detection.parsed_condition]
-    predicate, clauses = compile_condition(trees)
+    predicate, clauses = compile_condition(trees, decode=channel not in PLAIN_CHANNELS)
     quick = None
-    if clauses is not None and channel != "msexchange-management":
+    if clauses is not None and channel != "msexchange-management" and channel in _LOG_CHANNELS:
         literals = sorted({clause_literal(c) for c in clauses}, key=len, reverse=True)
         quick = re.compile("|".join(re.escape(lit) for lit in literals))
     return CompiledRule(
-        _detection_for(rule, loaded.file), channel, predicate, clauses, loaded.file, quick
+        _detection_for(rule, loaded.file),
+        channel,
+        predicate,
+        clauses,
+        loaded.file,
+        quick,
+        condition_fields(trees),
     )
 
 
@@ -142,6 +188,8 @@ class SigmaRuleSet:
             by_channel.setdefault(rule.channel, []).append(rule)
         self._by_channel = {k: tuple(v) for k, v in by_channel.items()}
         self._clauses: dict[str, Clauses] = {}
+        # Per rule: (value, present) of each field it reads -> verdict.
+        self._memo: dict[int, dict[tuple[tuple[tuple[str, ...], bool], ...], bool]] = {}
 
     @classmethod
     def load(
@@ -209,9 +257,23 @@ class SigmaRuleSet:
                         line = normalize_folded(record.raw)
                     if rule.quick.search(line) is None:
                         continue
-                if rule.predicate(event):
+                if self._evaluate(rule, event):
                     found.append(rule.detection)
         return found
+
+    def _evaluate(self, rule: CompiledRule, event: Event) -> bool:
+        """``rule.predicate(event)``, remembered per value tuple of the fields the rule reads."""
+        if rule.fields is None:
+            return rule.predicate(event)
+        key = tuple((event.raw(f), event.present(f)) for f in rule.fields)
+        memo = self._memo.setdefault(id(rule), {})
+        verdict = memo.get(key)
+        if verdict is None:
+            verdict = rule.predicate(event)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key] = verdict
+        return verdict
 
     def match_event(self, logsource: str, fields: Mapping[str, str]) -> list[Detection]:
         """Every rule of ``logsource`` (a channel name such as ``process_creation`` or
