@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -20,6 +22,20 @@ from collector.output import emit
 from collector.store import SQLiteStore
 
 DATA_DIR_HELP = "Collector data folder (default ./var)."
+
+
+@contextlib.contextmanager
+def _store(
+    data_dir: Path | None, config: Path | None, *, create: bool = False
+) -> Iterator[SQLiteStore]:
+    """The store for one command; its errors become the command's error message."""
+    store = _open_store(data_dir, config, create=create)
+    try:
+        yield store
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
 
 
 def _open_store(data_dir: Path | None, config: Path | None, *, create: bool = False) -> SQLiteStore:
@@ -121,11 +137,8 @@ def alerts(
     config_path: Path | None,
 ) -> None:
     """List alerts, newest first."""
-    store = _open_store(data_dir, config_path)
-    try:
+    with _store(data_dir, config_path) as store:
         rows = store.list_alerts(tenant=tenant, status=status, limit=limit)
-    finally:
-        store.close()
     if fmt == "table":  # the table's column names read better than the JSON keys
         rows = [{**a, "host": a["hosts"], "events": a["event_count"]} for a in rows]
     emit(
@@ -149,13 +162,8 @@ def _set_status(
     data_dir: Path | None,
     config: Path | None,
 ) -> None:
-    store = _open_store(data_dir, config)
-    try:
+    with _store(data_dir, config) as store:
         row = store.set_alert_status(alert_id, status, actor=actor, comment=comment)
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"alert {row['id']} is {row['status']}")
 
 
@@ -246,8 +254,7 @@ def _parse_duration(text: str) -> int:
 def token_create(tenant: str, uses: int, expires: str, note: str, data_dir: Path | None) -> None:
     """Make an enrollment token and print it (it is shown only once)."""
     seconds = _parse_duration(expires)
-    store = _open_store(data_dir, None, create=True)
-    try:
+    with _store(data_dir, None, create=True) as store:
         value = store.create_token(
             tenant,
             uses=uses,
@@ -255,10 +262,6 @@ def token_create(tenant: str, uses: int, expires: str, note: str, data_dir: Path
             now_ns=time.time_ns(),
             note=note,
         )
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(value)
 
 
@@ -268,11 +271,8 @@ def token_create(tenant: str, uses: int, expires: str, note: str, data_dir: Path
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
 def token_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
     """List enrollment tokens (their values are not stored)."""
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         rows = store.list_tokens(tenant=tenant)
-    finally:
-        store.close()
     emit(rows, fmt, ["id", "tenant", "uses_left", "expires_ns", "note"])
 
 
@@ -287,11 +287,8 @@ def agent() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
 def agent_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
     """List agents with their tenant and last contact."""
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         rows = store.list_agents(tenant=tenant)
-    finally:
-        store.close()
     emit(rows, fmt, ["id", "tenant", "hostname", "agent_version", "last_seen_ns", "revoked_ns"])
 
 
@@ -301,13 +298,8 @@ def agent_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
 def agent_revoke(agent_id: str, reason: str, data_dir: Path | None) -> None:
     """Cut an agent off: its certificates are denied and its stream is closed."""
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         count = store.revoke_agent(agent_id, reason=reason, now_ns=time.time_ns())
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"agent {agent_id} revoked ({count} certificates denied)")
 
 
@@ -355,8 +347,7 @@ def maintenance_add(
 ) -> None:
     """Open a maintenance window. Content judged bad still alerts."""
     starts_ns, ends_ns = _window(start, duration)
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         sid = store.add_suppression(
             tenant,
             "maintenance",
@@ -367,10 +358,6 @@ def maintenance_add(
             actor=actor,
             now_ns=time.time_ns(),
         )
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"maintenance window {sid} for {host or 'every host'} of {tenant}")
 
 
@@ -402,8 +389,7 @@ def suppress_add(
 ) -> None:
     """Hide matching alerts for a while. Content judged bad is never hidden."""
     starts_ns, ends_ns = _window(None, duration)
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         sid = store.add_suppression(
             tenant,
             "suppress",
@@ -416,10 +402,6 @@ def suppress_add(
             actor=actor,
             now_ns=time.time_ns(),
         )
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"suppression {sid} added")
 
 
@@ -429,11 +411,8 @@ def suppress_add(
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
 def suppress_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
     """List maintenance windows and suppression rules, with how many events each hid."""
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         rows = store.list_suppressions(tenant=tenant)
-    finally:
-        store.close()
     emit(
         rows,
         fmt,
@@ -446,13 +425,8 @@ def suppress_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
 def suppress_delete(suppression_id: int, data_dir: Path | None) -> None:
     """End a maintenance window or suppression now."""
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         store.delete_suppression(suppression_id)
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"suppression {suppression_id} deleted")
 
 
@@ -462,15 +436,10 @@ def suppress_delete(suppression_id: int, data_dir: Path | None) -> None:
 def _queue(
     agent_id: str, kind: str, argument: str, reason: str, actor: str, data_dir: Path | None
 ) -> None:
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         command_id = store.queue_command(
             agent_id, kind, argument, actor=actor, reason=reason, now_ns=time.time_ns()
         )
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(
         f"{kind} queued as command {command_id}; the agent confirms it "
         "(see 'exwatch-collector commands')"
@@ -523,11 +492,8 @@ def rescan(agent_id: str, reason: str, actor: str, data_dir: Path | None) -> Non
 @_DATA
 def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
     """Response actions with who asked, when, and what the agent answered."""
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         rows = store.list_commands(agent_id=agent_id)
-    finally:
-        store.close()
     emit(rows, fmt, ["id", "agent_id", "kind", "argument", "status", "result", "requested_by"])
 
 
@@ -560,12 +526,7 @@ def rules_push(folders: tuple[Path, ...], tenant: str, actor: str, data_dir: Pat
     restart, after each agent has validated them; a bad bundle leaves the old rules)."""
     from collector.rulebundle import build_bundle
 
-    store = _open_store(data_dir, None)
-    try:
+    with _store(data_dir, None) as store:
         bundle = build_bundle(list(folders))
         store.set_rule_bundle(tenant, bundle, actor=actor, now_ns=time.time_ns())
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        store.close()
     click.echo(f"bundle {bundle.version} ({len(bundle.files)} files) in force for {tenant}")
