@@ -531,6 +531,7 @@ class Event(_message.Message):
     PROCESS_FIELD_NUMBER: _builtins.int
     SENSOR_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
+    CORRELATION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """unique, made by the agent (UUID)"""
     host_time_ns: _builtins.int
@@ -549,6 +550,8 @@ class Event(_message.Message):
     def sensor(self) -> Global___SensorEvent: ...
     @_builtins.property
     def action(self) -> Global___ActionEvent: ...
+    @_builtins.property
+    def correlation(self) -> Global___CorrelationEvent: ...
     def __init__(
         self,
         *,
@@ -561,12 +564,13 @@ class Event(_message.Message):
         process: Global___ProcessEvent | None = ...,
         sensor: Global___SensorEvent | None = ...,
         action: Global___ActionEvent | None = ...,
+        correlation: Global___CorrelationEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "body", b"body", "file", b"file", "log", b"log", "process", b"process", "sensor", b"sensor"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "body", b"body", "correlation", b"correlation", "file", b"file", "log", b"log", "process", b"process", "sensor", b"sensor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "body", b"body", "file", b"file", "host_time_ns", b"host_time_ns", "id", b"id", "log", b"log", "matches", b"matches", "process", b"process", "retro", b"retro", "sensor", b"sensor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "body", b"body", "correlation", b"correlation", "file", b"file", "host_time_ns", b"host_time_ns", "id", b"id", "log", b"log", "matches", b"matches", "process", b"process", "retro", b"retro", "sensor", b"sensor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["file", "log", "process", "sensor", "action"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["file", "log", "process", "sensor", "action", "correlation"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -823,6 +827,85 @@ class ActionEvent(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ActionEvent: _TypeAlias = ActionEvent  # noqa: Y015
+
+@_typing.final
+class CorrelationEvent(_message.Message):
+    """A correlation rule fired over many records (a password spray, a brute force run):
+    what it grouped by, the distinct values it counted and where to look.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class GroupEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_NS_FIELD_NUMBER: _builtins.int
+    LAST_NS_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    LINES_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    """log source of the records (iis, httpproxy, ...)"""
+    count: _builtins.int
+    """records (event_count) or distinct values (value_count)"""
+    first_ns: _builtins.int
+    """time of the first and last record in the window"""
+    last_ns: _builtins.int
+    @_builtins.property
+    def group(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """the group-by fields and their values"""
+
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """distinct values counted (accounts), capped"""
+
+    @_builtins.property
+    def files(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """log files the records came from"""
+
+    @_builtins.property
+    def lines(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """a sample of their line numbers, capped"""
+
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        group: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+        count: _builtins.int = ...,
+        first_ns: _builtins.int = ...,
+        last_ns: _builtins.int = ...,
+        files: _abc.Iterable[_builtins.str] | None = ...,
+        lines: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "files", b"files", "first_ns", b"first_ns", "group", b"group", "last_ns", b"last_ns", "lines", b"lines", "source", b"source", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CorrelationEvent: _TypeAlias = CorrelationEvent  # noqa: Y015
 
 @_typing.final
 class RuleBundle(_message.Message):
