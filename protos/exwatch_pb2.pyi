@@ -964,6 +964,12 @@ class Command(_message.Message):
     QUARANTINE_FIELD_NUMBER: _builtins.int
     RESTORE_FIELD_NUMBER: _builtins.int
     RESCAN_FIELD_NUMBER: _builtins.int
+    ISOLATE_FIELD_NUMBER: _builtins.int
+    RELEASE_FIELD_NUMBER: _builtins.int
+    BLOCK_ADDRESS_FIELD_NUMBER: _builtins.int
+    UNBLOCK_ADDRESS_FIELD_NUMBER: _builtins.int
+    WEB_ACCESS_FIELD_NUMBER: _builtins.int
+    COLLECT_FILE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     @_builtins.property
     def quarantine(self) -> Global___Quarantine: ...
@@ -971,6 +977,18 @@ class Command(_message.Message):
     def restore(self) -> Global___Restore: ...
     @_builtins.property
     def rescan(self) -> Global___Rescan: ...
+    @_builtins.property
+    def isolate(self) -> Global___Isolate: ...
+    @_builtins.property
+    def release(self) -> Global___Release: ...
+    @_builtins.property
+    def block_address(self) -> Global___BlockAddress: ...
+    @_builtins.property
+    def unblock_address(self) -> Global___UnblockAddress: ...
+    @_builtins.property
+    def web_access(self) -> Global___WebAccess: ...
+    @_builtins.property
+    def collect_file(self) -> Global___CollectFile: ...
     def __init__(
         self,
         *,
@@ -978,12 +996,18 @@ class Command(_message.Message):
         quarantine: Global___Quarantine | None = ...,
         restore: Global___Restore | None = ...,
         rescan: Global___Rescan | None = ...,
+        isolate: Global___Isolate | None = ...,
+        release: Global___Release | None = ...,
+        block_address: Global___BlockAddress | None = ...,
+        unblock_address: Global___UnblockAddress | None = ...,
+        web_access: Global___WebAccess | None = ...,
+        collect_file: Global___CollectFile | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "quarantine", b"quarantine", "rescan", b"rescan", "restore", b"restore"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block_address", b"block_address", "body", b"body", "collect_file", b"collect_file", "isolate", b"isolate", "quarantine", b"quarantine", "release", b"release", "rescan", b"rescan", "restore", b"restore", "unblock_address", b"unblock_address", "web_access", b"web_access"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "id", b"id", "quarantine", b"quarantine", "rescan", b"rescan", "restore", b"restore"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_address", b"block_address", "body", b"body", "collect_file", b"collect_file", "id", b"id", "isolate", b"isolate", "quarantine", b"quarantine", "release", b"release", "rescan", b"rescan", "restore", b"restore", "unblock_address", b"unblock_address", "web_access", b"web_access"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["quarantine", "restore", "rescan"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["quarantine", "restore", "rescan", "isolate", "release", "block_address", "unblock_address", "web_access", "collect_file"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -1043,6 +1067,138 @@ class Rescan(_message.Message):
 Global___Rescan: _TypeAlias = Rescan  # noqa: Y015
 
 @_typing.final
+class Isolate(_message.Message):
+    """Cut the host off the network but for the collector and the given management addresses
+    (CIDR or address). It lifts by itself after `minutes` unless renewed by another Isolate.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOW_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    minutes: _builtins.int
+    @_builtins.property
+    def allow(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        allow: _abc.Iterable[_builtins.str] | None = ...,
+        minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow", b"allow", "minutes", b"minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Isolate: _TypeAlias = Isolate  # noqa: Y015
+
+@_typing.final
+class Release(_message.Message):
+    """Lift an isolation before its time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Release: _TypeAlias = Release  # noqa: Y015
+
+@_typing.final
+class BlockAddress(_message.Message):
+    """Deny one client address at the host firewall; minutes = 0 keeps it until unblocked."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    minutes: _builtins.int
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+        minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "minutes", b"minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockAddress: _TypeAlias = BlockAddress  # noqa: Y015
+
+@_typing.final
+class UnblockAddress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    address: _builtins.str
+    def __init__(
+        self,
+        *,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnblockAddress: _TypeAlias = UnblockAddress  # noqa: Y015
+
+@_typing.final
+class WebAccess(_message.Message):
+    """Take the Exchange web front ends (OWA, ECP, autodiscover, EWS...) offline, or back online."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFLINE_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    offline: _builtins.bool
+    minutes: _builtins.int
+    def __init__(
+        self,
+        *,
+        offline: _builtins.bool = ...,
+        minutes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["minutes", b"minutes", "offline", b"offline"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebAccess: _TypeAlias = WebAccess  # noqa: Y015
+
+@_typing.final
+class CollectFile(_message.Message):
+    """Send back one file that lies inside the agent's configured roots."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CollectFile: _TypeAlias = CollectFile  # noqa: Y015
+
+@_typing.final
 class CommandResult(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1050,10 +1206,16 @@ class CommandResult(_message.Message):
     OK_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
     command_id: _builtins.str
     ok: _builtins.bool
     error: _builtins.str
     detail: _builtins.str
+    content: _builtins.bytes
+    """a collected file, inert bytes"""
+    sha256: _builtins.str
+    """of content"""
     def __init__(
         self,
         *,
@@ -1061,10 +1223,12 @@ class CommandResult(_message.Message):
         ok: _builtins.bool = ...,
         error: _builtins.str = ...,
         detail: _builtins.str = ...,
+        content: _builtins.bytes = ...,
+        sha256: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "detail", b"detail", "error", b"error", "ok", b"ok"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_id", b"command_id", "content", b"content", "detail", b"detail", "error", b"error", "ok", b"ok", "sha256", b"sha256"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
