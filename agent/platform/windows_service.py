@@ -7,11 +7,26 @@ Started by the service control manager as ``exwatch-agent service --config FILE`
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import sys
 import threading
 from pathlib import Path
 
 from agent.errors import AgentError
+
+# A service has no console: its log goes to a file in the state folder, bounded.
+LOG_FILE_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 5
+
+
+def _log_to_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
 def run_as_service(config_path: Path) -> None:
@@ -40,7 +55,9 @@ def run_as_service(config_path: Path) -> None:
             self.stop_event.set()
 
         def SvcDoRun(self) -> None:
-            Agent(load_config(config_path)).run(self.stop_event)
+            config = load_config(config_path)
+            _log_to_file(config.data_dir / "agent.log")
+            Agent(config).run(self.stop_event)
 
     servicemanager.Initialize()
     servicemanager.PrepareToHostSingle(AgentService)
