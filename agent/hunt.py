@@ -1,9 +1,8 @@
 """Retro-hunt: run the Sigma rules over logs already on disk, fast enough for years of IIS logs.
 
 Parsing every line would cost microseconds a line. Instead each file is read in large byte
-chunks; the chunk is lower-cased, ``+`` turned into spaces and percent-decoded exactly as the
-matcher normalises field values (:func:`agent.sigma.normalize_folded`), and one compiled regex
-of the rule set's literals finds the few lines that could match. Only those lines (plus the
+chunks, and :mod:`agent.hunt_prefilter` searches each raw chunk at once for the few lines that
+could match a rule once decoded as the matcher decodes field values. Only those lines (plus the
 ``#`` header lines that tell the parser the column layout) are parsed and evaluated. Line
 numbers come from counting newlines, so they stay exact although most lines are never split.
 
@@ -13,6 +12,7 @@ The live agent calls :func:`hunt_paths` for its first-start look-back; operators
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote_to_bytes
 
 import click
 
 from agent.detection import Detection
 from agent.errors import AgentError, MalformedLine
+from agent.hunt_prefilter import LinePrefilter, prefilter_for
 from agent.logrecord import LogRecord
 from agent.sigma import RuleError, SigmaRuleSet
-from agent.sigma.prefilter import literal_score
+from agent.sigma.correlation import CorrelationFinding
 
 __all__ = [
     "HuntError",
@@ -44,20 +44,20 @@ __all__ = [
 
 CHUNK_SIZE = 4 * 1024 * 1024  # large enough that per-chunk Python overhead vanishes
 _HEAD_SIZE = 4096
-_DECODE_ROUNDS = 3  # as agent.sigma.matcher.normalize
 
 
-def _header_lines(block: bytes) -> list[int]:
-    """Starts of ``#`` lines (W3C/CSV headers; IIS repeats them after every restart).
+def _header_lines(block: bytearray, end: int) -> list[int]:
+    """Starts of ``#`` lines in ``block[:end]`` (W3C/CSV headers; IIS repeats them after every
+    restart).
 
     A one-byte find is memchr; '#' is rare in log data, so this is nearly free.
     """
     out = [0] if block.startswith((b"#", b"\xef\xbb\xbf#")) else []
-    pos = block.find(b"#", 1)
+    pos = block.find(b"#", 1, end)
     while pos >= 0:
         if block[pos - 1] == 0x0A:
             out.append(pos)
-        pos = block.find(b"#", pos + 1)
+        pos = block.find(b"#", pos + 1, end)
     return out
 
 
@@ -168,196 +168,15 @@ def discover_logs(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
 # Scanning one file
 
 
-try:  # RE2 scans an alternation of many patterns as one DFA, ~10x faster than re here.
-    import re2 as _fast_re  # type: ignore[import-not-found,import-untyped,unused-ignore]
-except ImportError:  # pragma: no cover - optional accelerator
-    _fast_re = None
-
-
-def _compile(pattern: bytes) -> Any:
-    if _fast_re is not None:
-        options = _fast_re.Options()
-        options.max_mem = 256 << 20
-        return _fast_re.compile(pattern, options)
-    return re.compile(pattern)
-
-
-def _decode_line(line: bytes) -> bytes:
-    """One line as :func:`agent.sigma.normalize_folded` sees it (``line`` is already lowered and
-    has ``+`` as space)."""
-    for _ in range(_DECODE_ROUNDS):
-        if b"%" not in line:
-            break
-        decoded = unquote_to_bytes(line)
-        if decoded == line:
-            break
-        line = decoded.lower()
-    return line
-
-
-def _decode_block(raw: bytes) -> bytes:
-    """Several lines as :func:`agent.sigma.normalize_folded` would see them, one pass each
-    step; encoded line breaks become spaces so that line k stays line k."""
-    text = raw.lower()
-    if b"+" in text:
-        text = text.replace(b"+", b" ")
-    for _ in range(_DECODE_ROUNDS):
-        if b"%" not in text:
-            break
-        protected = text.replace(b"%0a", b"%20").replace(b"%0d", b"%20")
-        decoded = unquote_to_bytes(protected)
-        if decoded == protected:
-            break
-        text = decoded.lower()
-    return text
-
-
-def _line_view(raw: bytes) -> bytes:
-    """A raw line as :func:`agent.sigma.normalize_folded` would see it (ASCII folding)."""
-    line = raw.lower()
-    if b"+" in line:
-        line = line.replace(b"+", b" ")
-    return _decode_line(line) if b"%" in line else line
-
-
-def _ascii_literal(lit: str) -> bytes:
-    """The longest ASCII run of ``lit``: bytes.lower() only folds ASCII, and any piece of a
-    required literal is itself required."""
-    runs = re.findall(r"[\x00-\x7f]+", lit)
-    return max(runs, key=len).encode() if runs else b""
-
-
-# Characters that benign clients percent-encode all the time (e-mail addresses, redirect URLs).
-# A scan literal containing them would send most lines down the slow decode path.
-_OFTEN_ENCODED = frozenset("@:")
-
-
-def _scan_score(lit: str) -> float:
-    return literal_score(lit) - (100.0 if _OFTEN_ENCODED & set(lit) else 0.0)
-
-
-@dataclass(frozen=True, slots=True)
-class _Prefilter:
-    """What the scanner searches for in a chunk.
-
-    Each rule clause (a set of literals that must all occur) is represented by its two most
-    selective literals, searched as one line-bounded regex (``A[^\\n]*B|B[^\\n]*A``), so that
-    a line must hold both before Python looks at it. Lines that hold a percent-escape of a
-    character of those literals are decoded and searched again, so encoding cannot hide an
-    attack. Candidates are then checked against their full clauses.
-    """
-
-    regex: Any
-    escapes: re.Pattern[bytes]
-    line_regex: re.Pattern[bytes]
-    groups: tuple[tuple[tuple[bytes, ...], tuple[tuple[bytes, ...], ...]], ...]
-
-
-def _prefilter(ruleset: SigmaRuleSet, fmt: str) -> _Prefilter | bool | None:
-    """The compiled prefilter for ``fmt``; None = every line is a candidate; False = no rule
+def _prefilter(ruleset: SigmaRuleSet, fmt: str) -> LinePrefilter | bool | None:
+    """The line prefilter for ``fmt``; None = every line is a candidate; False = no rule
     applies to this format at all."""
     clauses = ruleset.clauses(fmt)
     if clauses is None:
         return None
     if not clauses:
         return False
-    groups: dict[tuple[bytes, ...], list[tuple[bytes, ...]]] = {}
-    for clause in clauses:
-        ranked = sorted(clause, key=lambda lit: (-_scan_score(lit), lit))
-        full = tuple(b for b in (_ascii_literal(lit) for lit in ranked) if b)
-        if not full:
-            return None
-        key = tuple(sorted(full[:2]))
-        groups.setdefault(key, []).append(full)
-    singles = {key[0] for key in groups if len(key) == 1}
-    alternatives: list[bytes] = []
-    chars: set[int] = set()
-
-    def raw_form(lit: bytes) -> bytes:
-        # The chunk is scanned as read (no lower(), no '+' replacement: two passes saved), so
-        # the pattern folds case and accepts IIS's '+' for a space.
-        return re.escape(lit).replace(b"\\ ", b"[ +]").replace(b" ", b"[ +]")
-
-    line_alternatives: list[bytes] = []
-    for key in groups:
-        chars.update(b"".join(key))
-        if len(key) == 1:
-            alternatives.append(raw_form(key[0]))
-            line_alternatives.append(re.escape(key[0]))
-        elif not singles & set(key):  # a pair containing a single is implied by the single
-            a, b = (raw_form(lit) for lit in key)
-            alternatives += [a + rb"[^\n]*" + b, b + rb"[^\n]*" + a]
-            a, b = (re.escape(lit) for lit in key)
-            line_alternatives += [a + rb"[^\n]*" + b, b + rb"[^\n]*" + a]
-    # %25 is an encoded '%' (double encoding); letters may arrive encoded in either case.
-    codes = {b"25"} | {f"{c:02x}".encode() for c in chars}
-    codes |= {f"{ord(chr(c).upper()):02x}".encode() for c in chars if chr(c).isalpha()}
-    escapes = b"(?i)%(?:" + b"|".join(sorted(codes)) + b")"
-    # The chunk-wide scan is RE2's job; escapes start with a literal '%', which re finds fast,
-    # and per-line searches are too short for RE2's per-call setup to pay off.
-    return _Prefilter(
-        _compile(b"(?i)" + b"|".join(alternatives)),
-        re.compile(escapes),
-        re.compile(b"|".join(line_alternatives)),
-        tuple((key, tuple(v)) for key, v in groups.items()),
-    )
-
-
-def _line_bounds(view: bytes, pos: int) -> tuple[int, int]:
-    start = view.rfind(b"\n", 0, pos) + 1
-    end = view.find(b"\n", pos)
-    return start, len(view) if end < 0 else end
-
-
-def _candidate_lines(block: bytes, pre: _Prefilter) -> list[int]:
-    """Offsets (in ``block``) of the starts of lines that satisfy a clause of the prefilter.
-
-    The chunk is searched as read; only candidate lines are lowered, ``+``-replaced and decoded.
-    """
-    view = block
-    found: dict[int, int] = {}  # line start -> line end
-    search_chunk = pre.regex.search
-    pos = 0
-    # One verdict per line: after a hit, continue at the next line.
-    while (m := search_chunk(view, pos)) is not None:
-        start, end = _line_bounds(view, m.start())
-        found[start] = end
-        pos = end + 1
-    if b"%" in view:
-        # Lines holding a percent-escape of a character the scan looks for: decode them all in
-        # one pass (newline count preserved) and scan again, so encoding hides nothing.
-        search_escape = pre.escapes.search
-        spans: list[tuple[int, int]] = []
-        pos = 0
-        while (m := search_escape(view, pos)) is not None:
-            start, end = _line_bounds(view, m.start())
-            pos = end + 1
-            if start not in found:
-                spans.append((start, end))
-        if spans:
-            blob = _decode_block(b"\n".join(view[a:b] for a, b in spans))
-            index = 0
-            counted = 0
-            pos = 0
-            while (m := search_chunk(blob, pos)) is not None:
-                index += blob.count(b"\n", counted, m.start())
-                counted = m.start()
-                start, end = spans[index]
-                found[start] = end
-                nl = blob.find(b"\n", m.start())
-                if nl < 0:
-                    break
-                pos = nl + 1
-    out = []
-    for start in sorted(found):
-        line = _line_view(view[start : found[start]])
-        for key, clauses in pre.groups:
-            if key[0] not in line or key[-1] not in line:
-                continue
-            if any(all(lit in line for lit in clause) for clause in clauses):
-                out.append(start)
-                break
-    return out
+    return prefilter_for(clauses)
 
 
 def _timestamp(fields: Any) -> datetime | None:
@@ -396,58 +215,74 @@ def hunt_file(
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     stats.files += 1
-    scan_pre = pre if isinstance(pre, _Prefilter) else None
+    scan_pre = pre if isinstance(pre, LinePrefilter) else None
+    first_line = stats.lines  # lines of earlier files
     with open(path, "rb") as handle:
-        carry = b""
-        base = 0  # lines before the current block
-        while True:
-            chunk = handle.read(CHUNK_SIZE)
-            if on_bytes is not None and chunk:
-                on_bytes(len(chunk))
-            stats.bytes += len(chunk)
-            if chunk:
-                data = carry + chunk
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    carry = data
-                    continue
-                block, carry = data[: cut + 1], data[cut + 1 :]
+        for block, end in _blocks(handle, stats, on_bytes):
+            if pre is False:
+                stats.lines += block.count(b"\n", 0, end)
             else:
-                if not carry:
-                    break
-                block, carry = carry + b"\n", b""
-            lines_in_block = block.count(b"\n")
-            if pre is not False:
-                yield from _scan_block(block, base, scan_pre, parser, ruleset, since, stats)
-            stats.lines += lines_in_block
-            base += lines_in_block
-            if not chunk:
-                break
+                yield from _scan_block(
+                    block, end, stats.lines - first_line, scan_pre, parser, ruleset, since, stats
+                )
+
+
+def _blocks(
+    handle: io.BufferedReader, stats: HuntStats, on_bytes: Callable[[int], None] | None
+) -> Iterator[tuple[bytearray, int]]:
+    """The file's whole lines a few MB at a time, as ``(buffer, end)``: ``buffer[:end]`` ends
+    with a line break (one is added after a last line without). One buffer is filled again and
+    again, so reading costs no copies; a block must be used up before the next one is asked."""
+    buf = bytearray(CHUNK_SIZE)
+    filled = 0
+    while True:
+        if filled == len(buf):  # a line longer than the buffer
+            buf.extend(bytes(len(buf)))
+        with memoryview(buf) as view:
+            count = handle.readinto(view[filled:])
+        if not count:
+            if filled:
+                buf[filled : filled + 1] = b"\n"
+                yield buf, filled + 1
+            return
+        stats.bytes += count
+        if on_bytes is not None:
+            on_bytes(count)
+        filled += count
+        cut = buf.rfind(b"\n", 0, filled)
+        if cut < 0:
+            continue
+        yield buf, cut + 1
+        rest = filled - cut - 1
+        buf[:rest] = buf[cut + 1 : filled]  # the unfinished line moves to the front
+        filled = rest
 
 
 def _scan_block(
-    block: bytes,
+    block: bytearray,
+    end: int,
     base: int,
-    pre: _Prefilter | None,
+    pre: LinePrefilter | None,
     parser: LineParser,
     ruleset: SigmaRuleSet,
     since: datetime | None,
     stats: HuntStats,
 ) -> Iterator[HuntFinding]:
     if pre is None:
-        starts = [0, *[m.end() for m in re.finditer(rb"\n", block)][:-1]]
+        starts = [0, *[m.end() for m in re.finditer(rb"\n", block[:end])][:-1]]
     else:
-        headers = _header_lines(block)
-        cands = _candidate_lines(block, pre)
+        headers = _header_lines(block, end)
+        cands = pre.candidates(block, end)
         stats.candidates += len(cands)
         starts = sorted(set(headers) | set(cands))
+    # Newlines are counted once over the block: up to each line parsed, then to the end.
     line_no = base
     prev = 0
     for start in starts:
         line_no += block.count(b"\n", prev, start)
         prev = start
-        end = block.find(b"\n", start)
-        raw = block[start:end].rstrip(b"\r").decode("utf-8", "replace")
+        stop = block.find(b"\n", start, end)
+        raw = block[start:stop].rstrip(b"\r").decode("utf-8", "replace")
         if raw.startswith("\ufeff"):
             raw = raw[1:]
         try:
@@ -462,9 +297,10 @@ def _scan_block(
             when = _timestamp(record.fields)
             if when is not None and when < since:
                 continue
-        for detection in ruleset.match(record):
+        for detection in ruleset.match(record, silent=True):  # silent: for hunt_paths' correlator
             stats.findings += 1
             yield HuntFinding(record.file, record.line, detection, record)
+    stats.lines += line_no - base + block.count(b"\n", prev, end)
 
 
 def hunt_paths(
@@ -475,8 +311,9 @@ def hunt_paths(
     stats: HuntStats | None = None,
     parser_factory: ParserFactory | None = None,
     on_bytes: Callable[[int], None] | None = None,
-) -> Iterator[HuntFinding]:
-    """Every finding in every log under ``paths`` (log folders, files, or system roots).
+) -> Iterator[HuntFinding | CorrelationFinding]:
+    """Every finding in every log under ``paths`` (log folders, files, or system roots), then
+    every correlation rule's episode (password spray, brute force) over them.
 
     A path that does not exist raises HuntError; a file that fails mid-way is recorded in
     ``stats.errors`` and the hunt goes on (a log rotated away under us is no reason to stop).
@@ -487,11 +324,12 @@ def hunt_paths(
     if since is not None:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         cutoff = since.timestamp()
+    correlator = ruleset.correlator(defer=True)
     for path, fmt in discover_logs(paths):
         try:
             if cutoff is not None and path.stat().st_mtime < cutoff:
                 continue
-            yield from hunt_file(
+            for finding in hunt_file(
                 path,
                 fmt,
                 ruleset,
@@ -499,21 +337,37 @@ def hunt_paths(
                 stats=stats,
                 parser_factory=parser_factory,
                 on_bytes=on_bytes,
-            )
+            ):
+                correlator.observe(finding.record, finding.detection)
+                if ruleset.emits(finding.detection.rule_id):
+                    yield finding
+                else:
+                    stats.findings -= 1  # a rule that only feeds correlation rules
         except OSError as exc:
             stats.errors.append(f"{path}: {exc.strerror or exc}")
+    for report in correlator.flush():
+        stats.findings += 1
+        yield report
 
 
 # ---------------------------------------------------------------------------------------------
 # Command line
 
 
-def _table(findings: list[HuntFinding]) -> None:
+def _table(findings: list[HuntFinding | CorrelationFinding]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table("severity", "file:line", "rule", "request")
     for f in findings:
+        if isinstance(f, CorrelationFinding):
+            table.add_row(
+                f.detection.severity.name.lower(),
+                f"{f.file}:{f.line}",
+                f.detection.title,
+                f.summary(),
+            )
+            continue
         fields = f.record.fields
         what = (
             " ".join(
@@ -579,7 +433,7 @@ def hunt(
         click.echo(f"exwatch-agent hunt: skipped {problem}", err=True)
 
     stats = HuntStats()
-    findings: list[HuntFinding] = []
+    findings: list[HuntFinding | CorrelationFinding] = []
     try:
         files = list(discover_logs(list(paths)))
     except HuntError as exc:

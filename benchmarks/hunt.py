@@ -33,6 +33,7 @@ from agent.errors import MalformedLine
 from agent.hunt import HuntStats, hunt_paths
 from agent.logrecord import LogRecord
 from agent.sigma import SigmaRuleSet
+from agent.sigma.correlation import CorrelationFinding
 
 IIS_FIELDS = (
     "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
@@ -195,7 +196,7 @@ def benign_request(rng: random.Random) -> tuple[str, str, str, int]:
     )
 
 
-# Planted attacks: (where, method, stem, query, status, ua, anchor) and the rule that must fire.
+# Planted attacks: (method, stem, query, status, ua[, IIS user]) and, for HttpProxy, the anchor.
 IIS_ATTACKS = [
     ("GET", "/owa/auth/aKdMadOeT.aspx", "cmd=whoami", 200, UAS[4]),
     (
@@ -208,6 +209,14 @@ IIS_ATTACKS = [
     ("POST", "/owa/mastermailbox%40outlook.com/powershell", "-", 200, UAS[4]),
     ("POST", "/ecp/y.js", "-", 200, "ExchangeServicesClient/0.0.0.0"),
     ("POST", "/aspnet_client/system_web/%6Cog.aspx", "-", 200, "antSword/v2.1"),
+    (  # ProxyShell's address-book step as the back-end site logs it, with the proxied identity
+        "GET",
+        "/autodiscover/autodiscover.json@evil.com/mapi/nspi/",
+        "&Email=autodiscover/autodiscover.json%3F@evil.com",
+        200,
+        "python-requests/2.25.1",
+        "NT+AUTHORITY\\SYSTEM",
+    ),
 ]
 PROXY_ATTACKS = [
     (
@@ -229,9 +238,12 @@ PROXY_ATTACKS = [
 ]
 
 
-def iis_line(rng: random.Random, sec: int, req: tuple[str, str, str, int], ua: str) -> str:
+def iis_line(
+    rng: random.Random, sec: int, req: tuple[str, str, str, int], ua: str, user: str = ""
+) -> str:
     method, stem, query, status = req
-    user = "-" if status == 401 or rng.random() < 0.3 else f"CONTOSO\\{rng.choice(USERS)}"
+    if not user:
+        user = "-" if status == 401 or rng.random() < 0.3 else f"CONTOSO\\{rng.choice(USERS)}"
     ip = f"10.{rng.randrange(1, 40)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
     return (
         f"2026-01-20 {sec // 3600 % 24:02d}:{sec // 60 % 60:02d}:{sec % 60:02d} 10.0.0.5 {method} {stem} "
@@ -314,8 +326,8 @@ def generate(root: Path, lines: int, seed: int) -> tuple[Path, Path, list[tuple[
         at = {rng.randrange(n_iis): a for a in IIS_ATTACKS}
         for i in range(n_iis):
             if i in at:
-                method, stem, query, status, ua = at[i]
-                f.write(iis_line(rng, i, (method, stem, query, status), ua) + "\n")
+                method, stem, query, status, ua, *user = at[i]
+                f.write(iis_line(rng, i, (method, stem, query, status), ua, *user) + "\n")
                 planted.append((str(iis_path), len(header) + i + 1))
             else:
                 f.write(iis_line(rng, i, benign_request(rng), rng.choice(UAS)) + "\n")
@@ -364,6 +376,7 @@ datepattern = ^%%Y-%%m-%%d %%H:%%M:%%S
 failregex = (?i)^ ?\S+ \S+ /(?:owa/auth|ecp/auth|aspnet_client|oab)/(?:\S+/)?(?!(?:errorfe|expiredpassword|frowny|logoff|logon|outlookcn|redirsuiteserviceproxy|signout|timeoutlogoff|timeoutlogout)\.aspx )[^/ ]+\.(?:aspx|ashx|asmx|asp) \S+ \d+ \S+ <HOST> \S+ \S+ 2\d\d
             (?i)^ ?\S+ \S+ \S+\.(?:aspx|ashx|asmx|asp) \S*(?:=whoami|=ipconfig|=net(?:\+|%%20)user|=cmd(?:\+|%%20)/c|exec_code=)\S* \d+ \S+ <HOST> \S+ \S+ 2\d\d
             (?i)^ ?\S+ \S+ \S*autodiscover\.json\S* \S*@\S*(?:/powershell|/mapi/nspi|/ews/|x-rps-cat)\S* \d+ \S+ <HOST> \S+ \S+ (?:200|301|302)
+            (?i)^ ?\S+ \S+ \S*autodiscover\.json\S*@\S*(?:/powershell|/mapi/nspi|/ews/|x-rps-cat)\S* \S+ \d+ \S+ <HOST> \S+ \S+ (?:200|301|302)
             (?i)^ ?\S+ POST /owa/[^/ ]+(?:@|%%40)[^/ ]*/powershell \S+ \d+ \S+ <HOST> (?!Microsoft\+WinRM\+Client )\S+ \S+ 200
             (?i)^ ?\S+ POST /(?:ecp/[^/ ]{1,3}\.js|ecp/default\.flt|ecp/main\.css|owa/auth/x\.js) \S+ \d+ \S+ <HOST> \S+ \S+ 2\d\d
 """
@@ -401,6 +414,11 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="write the logs here and keep them")
+    parser.add_argument(
+        "--all-rules",
+        action="store_true",
+        help="also evaluate the rules that only feed correlation rules (and the correlations)",
+    )
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="exwatch-hunt-bench-"))
@@ -413,7 +431,17 @@ def main() -> int:
             f"{len(planted)} planted attacks"
         )
 
-        ruleset = SigmaRuleSet.load([], builtin=True)
+        builtin = SigmaRuleSet.load([], builtin=True)
+        if args.all_rules:
+            ruleset, which = builtin, "all built-in rules and correlations"
+        else:
+            # Rules that report on their own; the ones that only feed correlation rules (log-on
+            # counting, which selects most lines by design) are measured with --all-rules.
+            ruleset = SigmaRuleSet(
+                [r for r in builtin.rules if builtin.emits(r.detection.rule_id)],
+                version=builtin.version,
+            )
+            which = "built-in detection rules"
         try:
             import agent.logs.parse  # noqa: F401
 
@@ -429,7 +457,7 @@ def main() -> int:
         hunt_rate = stats.lines / hunt_s
         print(
             f"exwatch hunt : {stats.lines:,} lines in {hunt_s:.2f}s = {hunt_rate:,.0f} lines/s "
-            f"({len(ruleset)} built-in rules, {stats.candidates:,} candidate lines parsed, parser: {parser_name})"
+            f"({len(ruleset)} {which}, {stats.candidates:,} candidate lines parsed, parser: {parser_name})"
         )
 
         found = {(f.file, f.line) for f in findings}
@@ -443,8 +471,11 @@ def main() -> int:
             )
             print(f"  planted {Path(file).name}:{line} -> {'; '.join(hits) or 'MISSED'}")
         missed = [p for p in planted if p not in found]
-        extra = sorted({(f.file, f.line) for f in findings} - set(planted))
-        print(f"  false positives on benign lines: {len(extra)}")
+        lines = {(f.file, f.line) for f in findings if not isinstance(f, CorrelationFinding)}
+        print(f"  false positives on benign lines: {len(lines - set(planted))}")
+        reports = sum(isinstance(f, CorrelationFinding) for f in findings)
+        if reports:
+            print(f"  correlation reports: {reports}")
 
         if shutil.which("fail2ban-regex") is None:
             print("fail2ban-regex not installed (apt-get install fail2ban): no comparison")
@@ -458,7 +489,7 @@ def main() -> int:
             f2b_rate = stats.lines / f2b_s
             print(
                 f"fail2ban-regex: {stats.lines:,} lines in {f2b_s:.2f}s = {f2b_rate:,.0f} lines/s "
-                f"({f2b_matched} lines matched by {F2B_IIS.count('^') + F2B_PROXY.count('^') - 2} regexes)"
+                f"({f2b_matched} lines matched by {(F2B_IIS + F2B_PROXY).count('<HOST>')} regexes)"
             )
             print(f"ratio: exwatch hunt is {hunt_rate / f2b_rate:.1f}x fail2ban-regex")
         assert not missed, f"planted attacks missed: {missed}"

@@ -131,6 +131,15 @@ PROXYNOTSHELL = (
     "/autodiscover/autodiscover.json",
     "@evil.com/owa/&Email=autodiscover/autodiscover.json%3f@evil.com&Protocol=XYZ&FooProtocol=Powershell",
 )
+# The same request as the back-end site logs it, the address in the path (no '?').
+PROXYSHELL_MAPI_IN_PATH = (
+    "/autodiscover/autodiscover.json@evil.com/mapi/nspi/",
+    "&Email=autodiscover/autodiscover.json%3F@evil.com",
+)
+PROXYSHELL_EWS = (
+    "/autodiscover/autodiscover.json",
+    "@evil.com/EWS/exchange.asmx?&Email=autodiscover/autodiscover.json%3F@evil.com",
+)
 BENIGN_AUTODISCOVER = (
     "/autodiscover/autodiscover.json/v1.0/john%40contoso.com",
     "Protocol=EWS&RedirectCount=1",
@@ -225,6 +234,32 @@ CASES = [
             iis(*PROXYSHELL, method="POST", status=401),
             iis(*BENIGN_AUTODISCOVER, status=200),
             iis(*PROXYSHELL_MAPI, status=200, user="CONTOSO\\j.doe"),  # no forged token
+        ],
+        cve="cve.2021-34473",
+    ),
+    Case(
+        "2790f224-4ac4-40df-9b79-947c99da6866",
+        Severity.HIGH,
+        [
+            iis(*PROXYSHELL_MAPI, status=200, user="CONTOSO\\j.doe"),
+            iis(*PROXYSHELL_MAPI_IN_PATH, status=200, user="NT AUTHORITY\\SYSTEM"),
+            iis(*PROXYSHELL_EWS, method="POST", status=200, user="j.doe@contoso.com"),
+            proxy(
+                PROXYSHELL_MAPI[0],
+                "?" + PROXYSHELL_MAPI[1],
+                status=200,
+                user="CONTOSO\\j.doe",
+                protocol="Autodiscover",
+            ),
+        ],
+        [
+            iis(*PROXYSHELL_MAPI, status=401, user="CONTOSO\\j.doe"),  # the attempt rule's
+            iis(*PROXYSHELL_MAPI, status=200),  # anonymous: ProxyShell success's
+            iis(*PROXYSHELL, method="POST", status=200, user="CONTOSO\\j.doe"),  # forged token
+            iis(*BENIGN_AUTODISCOVER, status=200, user="CONTOSO\\j.doe"),
+            proxy(
+                PROXYSHELL_MAPI[0], "?" + PROXYSHELL_MAPI[1], status=200, protocol="Autodiscover"
+            ),
         ],
         cve="cve.2021-34473",
     ),
@@ -532,8 +567,8 @@ def _ids(ruleset: SigmaRuleSet, record: LogRecord) -> set[str]:
 def test_every_builtin_rule_is_tested_and_loads_cleanly(ruleset: SigmaRuleSet) -> None:
     assert ruleset.problems == ()
     # Host-signal rules (proc_*, win_app_*, win_msexchange_*) are tested in
-    # test_rules_sigma_host.py.
-    host = ("proc_", "win_app_", "win_msexchange_")
+    # test_rules_sigma_host.py; account-abuse rules (account_*) in test_account_abuse.py.
+    host = ("proc_", "win_app_", "win_msexchange_", "account_")
     loaded = {r.detection.rule_id for r in ruleset.rules if not r.file.name.startswith(host)}
     assert loaded == {c.rule_id for c in CASES}
     for case in CASES:
@@ -563,6 +598,18 @@ def test_builtin_rule(ruleset: SigmaRuleSet, case: Case) -> None:
         assert case.rule_id not in _ids(ruleset, record), (
             f"{rule.detection.title} fired on {record.raw}"
         )
+
+
+@pytest.mark.parametrize("shape", [PROXYSHELL_MAPI, PROXYSHELL_MAPI_IN_PATH, PROXYSHELL_EWS])
+@pytest.mark.parametrize("user", ["-", "CONTOSO\\j.doe"])
+def test_proxyshell_back_end_request_is_high_when_answered_and_medium_at_most_when_refused(
+    ruleset: SigmaRuleSet, shape: tuple[str, str], user: str
+) -> None:
+    for status in (401, 404, 500):
+        found = ruleset.match(iis(*shape, status=status, user=user))
+        assert found and max(d.severity for d in found) is Severity.MEDIUM
+    answered = ruleset.match(iis(*shape, status=200, user=user))
+    assert max(d.severity for d in answered) >= Severity.HIGH
 
 
 def test_management_event_channel_uses_the_same_cmdlet_rules(ruleset: SigmaRuleSet) -> None:

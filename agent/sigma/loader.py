@@ -69,9 +69,9 @@ class RuleProblem:
 
 @dataclass(frozen=True, slots=True)
 class LoadedRule:
-    """One parsed rule and where it came from."""
+    """One parsed rule (a detection or a correlation rule) and where it came from."""
 
-    rule: SigmaRule
+    rule: SigmaRule | SigmaCorrelationRule
     file: Path
 
 
@@ -144,7 +144,10 @@ def load_rule_file(
             problems.append(RuleProblem(str(path), None, None, "error", reason))
             continue
         try:
-            collection = SigmaCollection.from_dicts([doc], source=location)
+            # References (correlation rules) are resolved once every file is loaded.
+            collection = SigmaCollection.from_dicts(
+                [doc], source=location, resolve_references=False
+            )
         except SigmaError as exc:
             if not collect_errors:
                 raise RuleError(
@@ -164,15 +167,8 @@ def load_rule_file(
             continue
         for item in collection.rules:
             if isinstance(item, SigmaCorrelationRule):
-                problems.append(
-                    RuleProblem(
-                        str(path),
-                        _rule_id(doc),
-                        _title(doc),
-                        "unsupported",
-                        "correlation rules are evaluated by the collector",
-                    )
-                )
+                # Its rule references are resolved over every file loaded (see ruleset).
+                rules.append(LoadedRule(item, path))
             elif isinstance(item, SigmaFilter):
                 problems.append(
                     RuleProblem(

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sigma.collection import SigmaCollection
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
     ConditionNOT,
     ConditionOR,
 )
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.modifiers import (
     SigmaBase64Modifier,
@@ -22,11 +24,12 @@ from sigma.modifiers import (
     SigmaUTF16Modifier,
     SigmaWideModifier,
 )
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule, SigmaRuleBase
 from sigma.types import SigmaFieldReference
 
 from agent.detection import Detection, Severity
 from agent.logrecord import LogRecord
+from agent.sigma.correlation import CorrelationSpec, Correlator, compile_correlation
 from agent.sigma.fieldmap import (
     EVENT_CHANNELS,
     EXCHANGE_SERVICES,
@@ -77,6 +80,8 @@ class CompiledRule:
     # Every field the condition reads, or None when it reads the whole event (keywords): the
     # verdict is a function of these fields' values, so it can be remembered per value tuple.
     fields: tuple[str, ...] | None = None
+    # False: the rule only feeds correlation rules (referenced with Sigma's ``generate: false``).
+    emit: bool = True
 
 
 def _condition_fields(node: Any, out: set[str]) -> bool:
@@ -125,8 +130,13 @@ def _unsupported_modifier(rule: SigmaRule) -> str | None:
     return None
 
 
+def rule_key(rule: SigmaRuleBase, file: Path) -> str:
+    """The id a rule's detections carry: its id, else its name, else its file's stem."""
+    return str(rule.id) if rule.id else (rule.name or file.stem)
+
+
 def _detection_for(rule: SigmaRule, file: Path) -> Detection:
-    rule_id = str(rule.id) if rule.id else (rule.name or file.stem)
+    rule_id = rule_key(rule, file)
     level = rule.level.name if rule.level is not None else None
     severity = Severity.parse(level) if level else _DEFAULT_SEVERITY
     return Detection(
@@ -138,9 +148,11 @@ def _detection_for(rule: SigmaRule, file: Path) -> Detection:
     )
 
 
-def compile_rule(loaded: LoadedRule) -> CompiledRule:
-    """Compile one parsed rule. Raises UnsupportedRule or SigmaError."""
+def compile_rule(loaded: LoadedRule, *, emit: bool = True) -> CompiledRule:
+    """Compile one parsed detection rule. Raises UnsupportedRule or SigmaError."""
     rule = loaded.rule
+    if not isinstance(rule, SigmaRule):
+        raise UnsupportedRule("not a detection rule")
     logsource = rule.logsource
     channel = channel_for_logsource(logsource.product, logsource.category, logsource.service)
     if channel is None:
@@ -171,6 +183,7 @@ def compile_rule(loaded: LoadedRule) -> CompiledRule:
         loaded.file,
         quick,
         condition_fields(trees),
+        emit,
     )
 
 
@@ -178,11 +191,22 @@ class SigmaRuleSet:
     """Compiled Sigma rules grouped by channel. Immutable; build a new one to change rules."""
 
     def __init__(
-        self, rules: Sequence[CompiledRule], *, version: str, problems: Sequence[RuleProblem] = ()
+        self,
+        rules: Sequence[CompiledRule],
+        *,
+        version: str,
+        problems: Sequence[RuleProblem] = (),
+        correlations: Sequence[CorrelationSpec] = (),
     ) -> None:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         self.version = version
         self.problems: tuple[RuleProblem, ...] = tuple(problems)
+        self.correlations: tuple[CorrelationSpec, ...] = tuple(correlations)
+        self._channels = {r.detection.rule_id: r.channel for r in self.rules}
+        self._silent = frozenset(
+            [r.detection.rule_id for r in self.rules if not r.emit]
+            + [c.detection.rule_id for c in self.correlations if not c.emit]
+        )
         by_channel: dict[str, list[CompiledRule]] = {}
         for rule in self.rules:
             by_channel.setdefault(rule.channel, []).append(rule)
@@ -197,51 +221,97 @@ class SigmaRuleSet:
     ) -> SigmaRuleSet:
         """The built-in rules (unless ``builtin=False``) plus every rule file under ``paths``.
 
+        A rule under ``paths`` with the id of a built-in rule replaces it (a tenant's bundle
+        tunes a threshold that way); any other repeated id is skipped. Correlation rules may
+        reference rules of any file loaded.
+
         A broken rule raises :class:`RuleError` naming its file and rule, unless
         ``collect_errors``: then it is skipped and listed in :attr:`problems`. Rules that are
         valid but unsupported (logsource, modifier) are always skipped and listed.
         """
-        all_paths = ([builtin_rules_dir()] if builtin else []) + list(paths)
+        builtin_dir = builtin_rules_dir() if builtin else None
+        all_paths = ([builtin_dir] if builtin_dir else []) + list(paths)
         loaded, problems, version = load_rule_files(all_paths, collect_errors=collect_errors)
+        chosen = _choose(loaded, builtin_dir, problems)
+
+        def broken(item: LoadedRule, reason: str, exc: Exception) -> None:
+            rid = rule_key(item.rule, item.file)
+            if not collect_errors:
+                raise RuleError(reason, file=str(item.file), rule_id=rid) from exc
+            problems.append(RuleProblem(str(item.file), rid, item.rule.title, "error", reason))
+
+        # Resolve correlation rules' references over every rule loaded.
+        collection = SigmaCollection([i.rule for i in chosen], resolve_references=False)
+        resolved: list[LoadedRule] = []
+        for item in chosen:
+            if isinstance(item.rule, SigmaCorrelationRule):
+                try:
+                    item.rule.resolve_rule_references(collection)
+                    item.rule.aliases.resolve_rule_references(collection)
+                except SigmaError as exc:
+                    broken(item, f"correlation rule: {exc.args[0] if exc.args else exc}", exc)
+                    continue
+            resolved.append(item)
+        keys = {id(i.rule): rule_key(i.rule, i.file) for i in resolved}
+        silent = {
+            keys.get(id(ref.rule), "")
+            for i in resolved
+            if isinstance(i.rule, SigmaCorrelationRule) and not i.rule.generate
+            for ref in i.rule.referenced_rules
+        }
+
         compiled: list[CompiledRule] = []
-        seen: dict[str, Path] = {}
-        for item in loaded:
-            rid = str(item.rule.id) if item.rule.id else None
+        correlations: list[tuple[LoadedRule, CorrelationSpec]] = []
+        for item in resolved:
+            rid = keys[id(item.rule)]
             try:
-                rule = compile_rule(item)
+                if isinstance(item.rule, SigmaCorrelationRule):
+                    spec = compile_correlation(
+                        item.rule, item.file, lambda r: keys.get(id(r), ""), emit=rid not in silent
+                    )
+                    correlations.append((item, spec))
+                else:
+                    compiled.append(compile_rule(item, emit=rid not in silent))
             except UnsupportedRule as exc:
                 problems.append(
                     RuleProblem(str(item.file), rid, item.rule.title, "unsupported", exc.reason)
                 )
-                continue
             except SigmaError as exc:
-                reason = f"invalid Sigma: {exc.args[0] if exc.args else exc}"
-                if not collect_errors:
-                    raise RuleError(reason, file=str(item.file), rule_id=rid) from exc
-                problems.append(RuleProblem(str(item.file), rid, item.rule.title, "error", reason))
-                continue
-            first = seen.get(rule.detection.rule_id)
-            if first is not None:
-                # The same rule twice (a user folder repeating a built-in) would alert twice.
+                broken(item, f"invalid Sigma: {exc.args[0] if exc.args else exc}", exc)
+        usable = _usable_correlations(correlations, {r.detection.rule_id for r in compiled})
+        for item, spec in correlations:
+            if spec.detection.rule_id not in usable:
                 problems.append(
                     RuleProblem(
                         str(item.file),
-                        rid,
+                        spec.detection.rule_id,
                         item.rule.title,
                         "unsupported",
-                        f"duplicate rule id, already loaded from {first}",
+                        "references a rule the agent does not evaluate",
                     )
                 )
-                continue
-            seen[rule.detection.rule_id] = item.file
-            compiled.append(rule)
-        return cls(compiled, version=version, problems=problems)
+        specs = [spec for _, spec in correlations if spec.detection.rule_id in usable]
+        return cls(compiled, version=version, problems=problems, correlations=specs)
+
+    def correlator(self, *, defer: bool) -> Correlator:
+        """Fresh correlation state over this rule set: ``defer`` for a hunt (one report per
+        episode, no lateness limit), else live."""
+        if defer:
+            return Correlator(self.correlations, self._channels, defer=True, lateness_s=None)
+        return Correlator(self.correlations, self._channels, defer=False)
+
+    def emits(self, rule_id: str) -> bool:
+        """Whether matches of ``rule_id`` are reported on their own (not only correlated)."""
+        return rule_id not in self._silent
 
     def __len__(self) -> int:
         return len(self.rules)
 
-    def match(self, record: LogRecord) -> list[Detection]:
-        """Every rule that matches one log record (webserver rules see IIS and HttpProxy)."""
+    def match(self, record: LogRecord, *, silent: bool = False) -> list[Detection]:
+        """Every rule that matches one log record (webserver rules see IIS and HttpProxy).
+
+        ``silent``: include rules that only feed correlation rules (for a :class:`Correlator`).
+        """
         found: list[Detection] = []
         line: str | None = None
         for channel in channels_for_source(record.source):
@@ -257,7 +327,7 @@ class SigmaRuleSet:
                         line = normalize_folded(record.raw)
                     if rule.quick.search(line) is None:
                         continue
-                if self._evaluate(rule, event):
+                if (rule.emit or silent) and self._evaluate(rule, event):
                     found.append(rule.detection)
         return found
 
@@ -285,7 +355,7 @@ class SigmaRuleSet:
         if not rules:
             return []
         event = event_from_fields(channel, fields)
-        return [r.detection for r in rules if r.predicate(event)]
+        return [r.detection for r in rules if r.emit and r.predicate(event)]
 
     def clauses(self, source: str) -> Clauses:
         """Prefilter for lines of ``source``: a line that can match satisfies at least one clause
@@ -320,3 +390,71 @@ class SigmaRuleSet:
         if clauses is None:
             return None
         return frozenset(clause_literal(c) for c in clauses)
+
+
+def _choose(
+    loaded: Sequence[LoadedRule], builtin_dir: Path | None, problems: list[RuleProblem]
+) -> list[LoadedRule]:
+    """One rule per id: a rule outside the built-in folder replaces a built-in one; any other
+    repeat (the same rule twice would alert twice) is skipped and listed."""
+    chosen: dict[str, LoadedRule] = {}
+    for item in loaded:
+        rid = rule_key(item.rule, item.file)
+        first = chosen.get(rid)
+        if first is None:
+            chosen[rid] = item
+            continue
+        if (
+            builtin_dir is not None
+            and first.file.is_relative_to(builtin_dir)
+            and not item.file.is_relative_to(builtin_dir)
+        ):
+            problems.append(
+                RuleProblem(str(first.file), rid, first.rule.title, "replaced", f"by {item.file}")
+            )
+            chosen[rid] = item
+            continue
+        problems.append(
+            RuleProblem(
+                str(item.file),
+                rid,
+                item.rule.title,
+                "unsupported",
+                f"duplicate rule id, already loaded from {first.file}",
+            )
+        )
+    return list(chosen.values())
+
+
+def _usable_correlations(
+    correlations: Sequence[tuple[LoadedRule, CorrelationSpec]], base: set[str]
+) -> set[str]:
+    """Ids of the correlation rules whose references all end in rules the agent evaluates.
+
+    Raises RuleError for a correlation rule that (through others) references itself.
+    """
+    by_id = {spec.detection.rule_id: (item, spec) for item, spec in correlations}
+    usable: dict[str, bool] = {}
+    visiting: set[str] = set()
+
+    def check(rid: str) -> bool:
+        if rid in usable:
+            return usable[rid]
+        if rid in base:
+            return True
+        if rid not in by_id:
+            return False
+        item, spec = by_id[rid]
+        if rid in visiting:
+            raise RuleError(
+                "correlation rules reference each other in a cycle",
+                file=str(item.file),
+                rule_id=rid,
+            )
+        visiting.add(rid)
+        ok = all(check(ref) for ref in spec.rules)
+        visiting.discard(rid)
+        usable[rid] = ok
+        return ok
+
+    return {rid for rid in by_id if check(rid)}

@@ -33,6 +33,7 @@ from agent.logs.locations import discover
 from agent.logs.tailer import Checkpoint, FileTailer
 from agent.platform.shared_open import open_shared
 from agent.sigma import SigmaRuleSet
+from agent.sigma.correlation import CorrelationFinding, Correlator
 from agent.spool import Spool
 from agent.state import StateDB
 from protos import exwatch_pb2 as pb
@@ -44,10 +45,20 @@ DISCOVER_SECONDS = 10.0
 
 
 def record_event(
-    record: LogRecord, ruleset: SigmaRuleSet, *, retro: bool = False, ship_all: bool = False
+    record: LogRecord,
+    ruleset: SigmaRuleSet,
+    *,
+    retro: bool = False,
+    ship_all: bool = False,
+    correlator: Correlator | None = None,
 ) -> pb.Event | None:
-    """The wire event for one record: detections always, other records only if asked."""
-    detections = ruleset.match(record)
+    """The wire event for one record: detections always, other records only if asked.
+    Every match (also of rules that only feed correlation rules) goes to ``correlator``."""
+    detections = ruleset.match(record, silent=correlator is not None)
+    if correlator is not None:
+        for detection in detections:
+            correlator.observe(record, detection)
+        detections = [d for d in detections if ruleset.emits(d.rule_id)]
     if not detections and not ship_all:
         return None
     event = new_event(matches=detections, retro=retro)
@@ -87,6 +98,8 @@ class LogMonitor:
         self.db = db
         self.spool = spool
         self.ruleset = ruleset
+        # Correlation state (windows of spray and brute-force counts) lives in memory only.
+        self._correlator = ruleset.correlator(defer=False)
         self.poll_seconds = poll_seconds
         self.lookback_s = lookback_days * 86400
         self.ship_all = ship_all
@@ -101,6 +114,11 @@ class LogMonitor:
         self._thread: threading.Thread | None = None
         self._observer: BaseObserver | None = None
         self.ready = threading.Event()  # start-up hunt done, change hints armed
+        # Set by the budget governor: the share of time a retro-hunt may run (1: all of it)
+        # and how many times longer polls wait (over 1: change hints are ignored as well).
+        self.hunt_duty = 1.0
+        self.poll_slowdown = 1.0
+        self._hunt_ran_since = 0.0
         self.records_read = 0
         self.detections = 0
         self.malformed = 0
@@ -212,7 +230,9 @@ class LogMonitor:
             except Exception as exc:  # one bad file must not stop the sensor
                 log.exception("log polling error")
                 self.problem = str(exc)
-            if not self._backlog:  # a file with more to read: no pause before the next read
+            if self.poll_slowdown > 1:  # over budget: neither hints nor a backlog cut the wait
+                self._stop.wait(self.poll_seconds * self.poll_slowdown)
+            elif not self._backlog:  # a file with more to read: no pause before the next read
                 self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
@@ -255,7 +275,12 @@ class LogMonitor:
         if recent:
             found = 0
             events: list[pb.Event] = []
-            for finding in hunt_paths(recent, self.ruleset):
+            self._hunt_ran_since = time.monotonic()
+            for finding in hunt_paths(recent, self.ruleset, on_bytes=self._pace_hunt):
+                if isinstance(finding, CorrelationFinding):
+                    events.append(finding.to_event(retro=True))
+                    found += 1
+                    continue
                 event = new_event(matches=[finding.detection], retro=True)
                 record = finding.record
                 event.log.CopyFrom(
@@ -284,9 +309,20 @@ class LogMonitor:
         with self.db.transaction() as conn:
             StateDB.set_meta(conn, version_key, self.ruleset.version)
 
+    def _pace_hunt(self, _bytes: int) -> None:
+        """Between two chunks of a retro-hunt: rest long enough to keep to ``hunt_duty``."""
+        if self.hunt_duty >= 1:
+            return
+        ran = time.monotonic() - self._hunt_ran_since
+        if ran >= 0.1:
+            self._stop.wait(ran * (1 / self.hunt_duty - 1))
+            self._hunt_ran_since = time.monotonic()
+
     def _poll_all(self) -> None:
         checkpoints: dict[str, Checkpoint] | None = None
         self._backlog = False
+        if self._correlator.rules is not self.ruleset.correlations:  # new rules, new state
+            self._correlator = self.ruleset.correlator(defer=False)
         for path, fmt in self._files:
             if self._stop.is_set():
                 return
@@ -306,10 +342,15 @@ class LogMonitor:
                 continue
             events = []
             for record in result.records:
-                event = record_event(record, self.ruleset, ship_all=self.ship_all)
+                event = record_event(
+                    record, self.ruleset, ship_all=self.ship_all, correlator=self._correlator
+                )
                 if event is not None:
                     events.append(event)
                     self.detections += bool(event.matches)
+            reports = [r.to_event() for r in self._correlator.drain()]
+            events += reports
+            self.detections += len(reports)
             self.records_read += len(result.records)
             with self.db.transaction() as conn:
                 self.spool.append(conn, events)
