@@ -30,7 +30,7 @@ from starlette.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from collector.console import ConsoleSettings, auth, create_app, data
-from collector.store import SQLiteStore
+from collector.store import Store
 from protos import exwatch_pb2 as pb
 
 
@@ -63,7 +63,7 @@ def payloads() -> list[tuple[str, str, str, bytes, int]]:
 
 
 def build(path: Path, hosts: int, events: int, alerts: int, tenants: int) -> None:
-    SQLiteStore(path).close()  # schema through the collector's migrations
+    Store(path).close()  # schema through the collector's migrations
     conn = sqlite3.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row  # what the console's data functions expect
     conn.execute("PRAGMA journal_mode=WAL")
@@ -220,7 +220,7 @@ def main() -> None:
             f"{args.alerts:,} alerts in {time.perf_counter() - t:.1f} s "
             f"({path.stat().st_size / 2**20:.0f} MiB)"
         )
-        store = SQLiteStore(path)
+        store = Store(path)
         try:
             app = create_app(ConsoleSettings(db_path=path), store)
             users = {u: {"Authorization": f"Bearer {token(path, u)}"} for u in ("msp", "ana")}

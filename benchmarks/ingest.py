@@ -5,9 +5,12 @@ Method: a fresh collector (``exwatch-collector serve``, mTLS) in its own process
 processes (spawned, not forked) each enroll with a real token, then stream B batches of
 E realistic file and log events over one Connect stream with up to W batches in flight,
 timing each batch from send to acknowledgement (the collector acks only after the SQLite
-commit). Throughput = all events / (last ack - first send).
+commit). Throughput = all events / (last ack - first send). The collector's own CPU time
+(psutil) over the run gives events per collector CPU-second: the figure that does not
+depend on what else (the agents, other work) shares the cores. ``--profile FILE`` runs
+py-spy on the collector for the run.
 
-    python benchmarks/ingest.py [--agents 4] [--batches 100] [--events 500]
+    python benchmarks/ingest.py [--agents 4] [--batches 100] [--events 500] [--profile F]
 """
 
 from __future__ import annotations
@@ -16,58 +19,23 @@ import argparse
 import multiprocessing as mp
 import os
 import queue
-import re
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import grpc
+import psutil
+from bench_collector import BenchCollectors
+from bench_events import mixed_event
 
 from agent import identity
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-OWA_AUTH = r"C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\owa\auth"
-
-
-def make_event(i: int) -> pb.Event:
-    e = pb.Event(id=uuid.uuid4().hex, host_time_ns=time.time_ns())
-    if i % 10 == 0:
-        e.file.CopyFrom(
-            pb.FileEvent(
-                action=pb.FILE_ACTION_MODIFIED,
-                root_kind="webroot",
-                path=OWA_AUTH + rf"\{i}.js",
-                sha256=uuid.uuid4().hex * 2,
-                size=1234,
-                mtime_ns=time.time_ns(),
-            )
-        )
-    else:
-        e.log.CopyFrom(
-            pb.LogRecordEvent(
-                source="iis",
-                file=r"C:\inetpub\logs\LogFiles\W3SVC1\u_ex261128.log",
-                line=i,
-                fields={
-                    "cs-method": "POST",
-                    "cs-uri-stem": "/owa/service.svc",
-                    "cs-uri-query": "action=GetItem",
-                    "c-ip": f"10.0.{i % 250}.{i % 200}",
-                    "sc-status": "200",
-                    "cs(User-Agent)": "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)",
-                },
-            )
-        )
-    return e
 
 
 def agent_process(
@@ -85,7 +53,7 @@ def agent_process(
     prepared = []
     for b in range(1, batches + 1):
         batch = pb.EventBatch(sequence=b)
-        batch.events.extend(make_event(i) for i in range(events))
+        batch.events.extend(mixed_event(i) for i in range(events))
         prepared.append(pb.AgentMessage(batch=batch))
     outq: queue.Queue[pb.AgentMessage | None] = queue.Queue()
     sent: dict[int, float] = {}
@@ -131,88 +99,51 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--window", type=int, default=8)
+    parser.add_argument(
+        "--profile", type=Path, help="write a py-spy profile (raw) of the collector here"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="exwatch-ingest-"))
-    py = sys.executable
-    subprocess.run(
-        [py, "-m", "collector", "init", "--data-dir", str(tmp / "c")],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-    )
-    token = subprocess.run(
-        [
-            py,
-            "-m",
-            "collector",
-            "token",
-            "create",
-            "--tenant",
-            "bench",
-            "--uses",
-            str(args.agents),
-            "--data-dir",
-            str(tmp / "c"),
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    log = (tmp / "collector.log").open("w")
-    collector = subprocess.Popen(
-        [
-            py,
-            "-m",
-            "collector",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--console-listen",
-            "",
-            "--enroll-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp / "c"),
-        ],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert collector.stdout
-    line = collector.stdout.readline()
-    m = re.search(r"listening on 127\.0\.0\.1:(\d+); enrollment on 127\.0\.0\.1:(\d+)", line)
-    assert m, line
-    enroll_addr = f"127.0.0.1:{m.group(2)}"
-    ca = str(tmp / "c" / "pki" / "ca.pem")
-
-    ctx = mp.get_context("spawn")  # never fork after gRPC is loaded
-    results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    procs = [
-        ctx.Process(
-            target=agent_process,
-            args=(
-                enroll_addr,
-                ca,
-                token,
-                str(tmp / f"a{i}"),
-                args.batches,
-                args.events,
-                args.window,
-                results,
-            ),
-        )
-        for i in range(args.agents)
-    ]
-    for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join()
-    collector.terminate()
-    collector.wait()
+    with BenchCollectors(tmp, uses=args.agents) as collectors:
+        endpoint = collectors.endpoints[0]
+        collector = psutil.Process(endpoint.pid)
+        ctx = mp.get_context("spawn")  # never fork after gRPC is loaded
+        results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+        procs = [
+            ctx.Process(
+                target=agent_process,
+                args=(
+                    endpoint.enroll,
+                    str(collectors.ca),
+                    collectors.token,
+                    str(tmp / f"a{i}"),
+                    args.batches,
+                    args.events,
+                    args.window,
+                    results,
+                ),
+            )
+            for i in range(args.agents)
+        ]
+        cpu_before = sum(collector.cpu_times()[:2])
+        profiler = None
+        if args.profile:
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                 str(endpoint.pid), "--format", "raw", "--threads", "-o", str(args.profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=600) for _ in procs]
+        cpu_used = sum(collector.cpu_times()[:2]) - cpu_before
+        rss = collector.memory_info().rss
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            profiler.wait()
+        for p in procs:
+            p.join()
 
     # Each process reports perf_counter times; align them with the wall-clock offset it sent.
     starts = [o[3] + o[0] for o in outcomes]
@@ -228,6 +159,13 @@ def main() -> None:
     )
     print(f"committed: {total} events in {elapsed:.2f} s = {total / elapsed:,.0f} events/s")
     print(f"batch ack latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    # CPU seconds include enrollment and connection set-up (small next to the stream).
+    print(
+        f"collector: {cpu_used:.2f} CPU-s = {total / cpu_used:,.0f} events per CPU-second "
+        f"({cpu_used / elapsed * 100:.0f} % of one core while streaming), RSS {rss / 2**20:.0f} MiB"
+    )
+    if args.profile:
+        print(f"profile: {args.profile}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The SQLite store: idempotent ingest, alert grouping, status changes, tenant scoping."""
+"""The store, on SQLite and on PostgreSQL: idempotent ingest, alert grouping, status
+changes, tenant scoping."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.errors import NotFound, StoreError
-from collector.store import AgentInfo, SQLiteStore
+from collector.store import AgentInfo, Store
 from protos import exwatch_pb2 as pb
 
 A = AgentInfo("agent-a", "acme", "EXCH-A")
@@ -15,8 +16,8 @@ B = AgentInfo("agent-b", "globex", "EXCH-B")
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = SQLiteStore(tmp_path / "x.db")
+def store(store_target: Path | str):
+    s = Store(store_target)
     for agent in (A, B):
         s.register_agent(agent, agent_version="1", rules_version="", os="test", now_ns=1)
     yield s
@@ -33,7 +34,7 @@ def page(uid: str, path: str = r"C:\inetpub\wwwroot\aspnet_client\s.aspx", t: in
     )
 
 
-def test_commit_is_idempotent_on_sequence_and_event_id(store: SQLiteStore) -> None:
+def test_commit_is_idempotent_on_sequence_and_event_id(store: Store) -> None:
     first = store.commit_batch(A, 1, [page("e1"), page("e2", "/x/other.txt")], now_ns=5)
     assert (first.duplicate, first.events_written) == (False, 2)
     again = store.commit_batch(A, 1, [page("e1")], now_ns=6)
@@ -45,7 +46,7 @@ def test_commit_is_idempotent_on_sequence_and_event_id(store: SQLiteStore) -> No
     assert store.register_agent(A, agent_version="1", rules_version="", os="", now_ns=8) == 2
 
 
-def test_evidence_attaches_to_the_open_alert(store: SQLiteStore) -> None:
+def test_evidence_attaches_to_the_open_alert(store: Store) -> None:
     opened = store.commit_batch(A, 1, [page("e1", t=10**12)], now_ns=1).alerts_opened
     assert len(opened) == 1
     update = store.commit_batch(A, 2, [page("e2", t=5 * 10**11)], now_ns=2)
@@ -57,7 +58,7 @@ def test_evidence_attaches_to_the_open_alert(store: SQLiteStore) -> None:
     assert alert["first_seen"] < alert["last_seen"]
 
 
-def test_resolved_alert_is_not_reopened_by_new_evidence(store: SQLiteStore) -> None:
+def test_resolved_alert_is_not_reopened_by_new_evidence(store: Store) -> None:
     [alert_id] = store.commit_batch(A, 1, [page("e1")], now_ns=1).alerts_opened
     store.set_alert_status(alert_id, "resolved", actor="ann", comment="cleaned")
     [new_id] = store.commit_batch(A, 2, [page("e2")], now_ns=2).alerts_opened
@@ -68,7 +69,7 @@ def test_resolved_alert_is_not_reopened_by_new_evidence(store: SQLiteStore) -> N
     assert (resolved["status_by"], resolved["status_comment"]) == ("ann", "cleaned")
 
 
-def test_severity_rises_with_evidence(store: SQLiteStore) -> None:
+def test_severity_rises_with_evidence(store: Store) -> None:
     store.commit_batch(A, 1, [page("e1")], now_ns=1)
     worse = page("e2")
     worse.file.verdict = pb.VERDICT_MALICIOUS
@@ -88,7 +89,7 @@ def log_hit(uid: str, rule: str, severity: int, *tags: str, t: int = 10) -> pb.E
     return e
 
 
-def test_a_chain_and_its_webshell_are_one_incident_in_any_order(store: SQLiteStore) -> None:
+def test_a_chain_and_its_webshell_are_one_incident_in_any_order(store: Store) -> None:
     # the page is seen first: IIS writes its log up to a minute late
     shell = page("p", r"C:\inetpub\wwwroot\aspnet_client\x.aspx", t=100)
     probe = log_hit("l1", "proxyshell-refused", pb.SEVERITY_MEDIUM, "cve.2021-34473", t=10)
@@ -106,14 +107,14 @@ def test_a_chain_and_its_webshell_are_one_incident_in_any_order(store: SQLiteSto
     assert incident["details"]["paths"] == [r"C:\inetpub\wwwroot\aspnet_client\x.aspx"]
 
 
-def test_failed_attempts_alone_open_nothing(store: SQLiteStore) -> None:
+def test_failed_attempts_alone_open_nothing(store: Store) -> None:
     store.commit_batch(
         A, 1, [log_hit("l1", "scan", pb.SEVERITY_MEDIUM, "cve.2021-34473")], now_ns=1
     )
     assert store.list_alerts() == []
 
 
-def test_repeat_compromise_after_resolution(store: SQLiteStore) -> None:
+def test_repeat_compromise_after_resolution(store: Store) -> None:
     [first] = store.commit_batch(A, 1, [page("e1")], now_ns=1).alerts_opened
     store.set_alert_status(first, "resolved", actor="ann")
     [second] = store.commit_batch(
@@ -124,7 +125,7 @@ def test_repeat_compromise_after_resolution(store: SQLiteStore) -> None:
     assert "exwatch.repeat-compromise" in again["tags"]
 
 
-def test_hosts_have_separate_incidents(store: SQLiteStore) -> None:
+def test_hosts_have_separate_incidents(store: Store) -> None:
     other = AgentInfo("agent-c", "acme", "EXCH-C")
     store.register_agent(other, agent_version="1", rules_version="", os="", now_ns=1)
     store.commit_batch(A, 1, [page("a1")], now_ns=1)
@@ -132,7 +133,7 @@ def test_hosts_have_separate_incidents(store: SQLiteStore) -> None:
     assert sorted(a["hosts"][0] for a in store.list_alerts()) == ["EXCH-A", "EXCH-C"]
 
 
-def test_tenants_see_only_their_alerts(store: SQLiteStore) -> None:
+def test_tenants_see_only_their_alerts(store: Store) -> None:
     store.commit_batch(A, 1, [page("a1")], now_ns=1)
     store.commit_batch(B, 1, [page("b1")], now_ns=1)
     assert [a["tenant"] for a in store.list_alerts(tenant="acme")] == ["acme"]
@@ -141,24 +142,24 @@ def test_tenants_see_only_their_alerts(store: SQLiteStore) -> None:
         store.set_alert_status(b_id, "acknowledged", actor="x", tenant="acme")
 
 
-def test_agent_cannot_change_tenant(store: SQLiteStore) -> None:
+def test_agent_cannot_change_tenant(store: Store) -> None:
     with pytest.raises(StoreError, match="belongs to tenant"):
         store.register_agent(
             AgentInfo("agent-a", "globex", "h"), agent_version="", rules_version="", os="", now_ns=1
         )
 
 
-def test_unknown_status_is_refused(store: SQLiteStore) -> None:
+def test_unknown_status_is_refused(store: Store) -> None:
     with pytest.raises(StoreError):
         store.list_alerts(status="closed")
 
 
-def test_reopening_the_file_keeps_data(tmp_path: Path) -> None:
-    s = SQLiteStore(tmp_path / "x.db")
+def test_reopening_the_store_keeps_data(store_target: Path | str) -> None:
+    s = Store(store_target)
     s.register_agent(A, agent_version="1", rules_version="", os="", now_ns=1)
     s.commit_batch(A, 1, [page("e1")], now_ns=1)
     s.close()
-    s = SQLiteStore(tmp_path / "x.db")  # migrations already applied: nothing re-run
+    s = Store(store_target)  # migrations already applied: nothing re-run
     assert s.count_events() == 1
     assert len(s.list_alerts()) == 1
     s.close()
@@ -168,10 +169,10 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "x.db"
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open store"):
-        SQLiteStore(bad)
+        Store(bad)
 
 
-def test_mass_change_folds_into_one_alert_but_malicious_files_stand_out(store: SQLiteStore) -> None:
+def test_mass_change_folds_into_one_alert_but_malicious_files_stand_out(store: Store) -> None:
     root = r"C:\Program Files\Microsoft\Exchange Server\V15\FrontEnd\HttpProxy\owa\auth"
     events = []
     for i in range(200):
@@ -197,7 +198,7 @@ def test_mass_change_folds_into_one_alert_but_malicious_files_stand_out(store: S
     assert incident["evidence"] == ["shell"]
 
 
-def test_sensor_health_alerts(store: SQLiteStore) -> None:
+def test_sensor_health_alerts(store: Store) -> None:
     shed = pb.Event(
         id="s1",
         host_time_ns=1,
@@ -222,7 +223,7 @@ def test_sensor_health_alerts(store: SQLiteStore) -> None:
     assert alert["event_count"] == 2
 
 
-def test_maintenance_window_hides_clean_pages_never_shells(store: SQLiteStore) -> None:
+def test_maintenance_window_hides_clean_pages_never_shells(store: Store) -> None:
     store.add_suppression(
         "acme",
         "maintenance",
@@ -249,7 +250,7 @@ def test_maintenance_window_hides_clean_pages_never_shells(store: SQLiteStore) -
     assert len(store.list_alerts()) == 2
 
 
-def test_suppression_by_rule_and_path(store: SQLiteStore) -> None:
+def test_suppression_by_rule_and_path(store: Store) -> None:
     store.add_suppression(
         "acme",
         "suppress",
@@ -268,7 +269,7 @@ def test_suppression_by_rule_and_path(store: SQLiteStore) -> None:
         store.add_suppression("acme", "suppress", starts_ns=0, ends_ns=1, reason="x", now_ns=1)
 
 
-def test_same_shell_on_hosts_of_two_tenants_is_one_msp_campaign_alert(store: SQLiteStore) -> None:
+def test_same_shell_on_hosts_of_two_tenants_is_one_msp_campaign_alert(store: Store) -> None:
     def shell(uid: str) -> pb.Event:
         e = page(uid, r"C:\\inetpub\\wwwroot\\aspnet_client\\s.aspx")
         e.file.sha256 = "c" * 64
@@ -290,7 +291,7 @@ def test_same_shell_on_hosts_of_two_tenants_is_one_msp_campaign_alert(store: SQL
         assert own["hosts"] == [host]
 
 
-def test_exposed_exchange_build_alerts_and_patching_resolves(store: SQLiteStore) -> None:
+def test_exposed_exchange_build_alerts_and_patching_resolves(store: Store) -> None:
     store.record_heartbeat(A, pb.Heartbeat(exchange_build="15.2.1118.7"), now_ns=1)  # E19 CU12 RTM
     [alert] = store.list_alerts()
     assert alert["rule"] == "exwatch.patch.exposed"
@@ -304,7 +305,7 @@ def test_exposed_exchange_build_alerts_and_patching_resolves(store: SQLiteStore)
     assert resolved["status_by"] == "exwatch"
 
 
-def test_silent_host_is_offline_until_it_reports_again(store: SQLiteStore) -> None:
+def test_silent_host_is_offline_until_it_reports_again(store: Store) -> None:
     assert store.mark_offline(older_than_ns=10, now_ns=100) == ["EXCH-A", "EXCH-B"]
     assert store.mark_offline(older_than_ns=10, now_ns=101) == []  # one alert, not one a minute
     assert {a["rule"] for a in store.list_alerts()} == {"exwatch.sensor.host_offline"}

@@ -19,7 +19,7 @@ from test_console_support import (
 )
 
 from collector.console import auth, bootstrap_admin
-from collector.store import SQLiteStore
+from collector.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +349,7 @@ def test_password_hashes_are_argon2(console: Console) -> None:
 
 def test_bootstrap_admin_once(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
-    SQLiteStore(path).close()
+    Store(path).close()
     first = bootstrap_admin(path)
     assert first is not None and first[0] == "admin"
     assert bootstrap_admin(path) is None

@@ -15,12 +15,12 @@ from test_console_support import populate
 from collector.console import cli as console_cli
 from collector.console import create_app
 from collector.console.settings import ConsoleSettings
-from collector.store import SQLiteStore
+from collector.store import Store
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    store = SQLiteStore(tmp_path / "exwatch.db")
+    store = Store(tmp_path / "exwatch.db")
     populate(store, time.time_ns())
     store.close()
     return tmp_path
@@ -59,7 +59,7 @@ def test_user_lifecycle(run, data_dir: Path) -> None:  # type: ignore[no-untyped
     table = run("user", "list").output
     assert "tenant_analyst" in table and "acme" in table
 
-    store = SQLiteStore(data_dir / "exwatch.db")
+    store = Store(data_dir / "exwatch.db")
     try:
         app = create_app(ConsoleSettings(db_path=data_dir / "exwatch.db"), store)
         with TestClient(app) as client:
@@ -117,10 +117,10 @@ def test_alert_assign_and_comment_from_the_terminal(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from collector.cli import main
-    from collector.store import AgentInfo, SQLiteStore
+    from collector.store import AgentInfo, Store
     from protos import exwatch_pb2 as pb
 
-    store = SQLiteStore(tmp_path / "exwatch.db")
+    store = Store(tmp_path / "exwatch.db")
     agent = AgentInfo("a1", "acme", "EXCH01")
     store.register_agent(agent, agent_version="", rules_version="", os="", now_ns=1)
     store.commit_batch(

@@ -1,5 +1,5 @@
 """Shared builders for the console tests (no tests here): a real SQLite store filled through
-``SQLiteStore`` with realistic protobuf events from two tenants, console users of every
+``Store`` with realistic protobuf events from two tenants, console users of every
 role, and helpers to sign in the way a browser does.
 
 Named test_console_* to stay inside the console's files; pytest collects nothing from it.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 from collector.console import auth, data
 from collector.console.app import create_app
 from collector.console.settings import ConsoleSettings
-from collector.store import AgentInfo, SQLiteStore
+from collector.store import AgentInfo, Store
+from collector.store.backend import Connection, open_database
 from protos import exwatch_pb2 as pb
 
 PASSWORD = "correct horse battery staple"
@@ -138,7 +138,7 @@ def plain(uid: str, *, t: int) -> pb.Event:
     )
 
 
-def populate(store: SQLiteStore, now: int) -> None:
+def populate(store: Store, now: int) -> None:
     for agent in (A1, A2, B1):
         store.register_agent(
             agent,
@@ -183,10 +183,9 @@ def populate(store: SQLiteStore, now: int) -> None:
     store.create_token("acme", uses=2, expires_ns=now + 10**12, now_ns=now, note="acme-rollout")
 
 
-def add_users(db_path: Path) -> None:
+def add_users(db_path: Path | str) -> None:
     password_hash = auth.hash_password(PASSWORD)
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
+    conn = open_database(db_path, pooled=False).connect()
     try:
         for name, (role, tenants, all_tenants) in USERS.items():
             data.create_user(
@@ -202,10 +201,11 @@ def add_users(db_path: Path) -> None:
         conn.close()
 
 
-def build_template(folder: Path) -> Path:
-    """A populated store file, built once per test session (argon2 is slow on purpose)."""
-    path = folder / "template.db"
-    store = SQLiteStore(path)
+def build_template(folder: Path | str) -> Path | str:
+    """A populated store, built once per test module (argon2 is slow on purpose): a
+    SQLite file in ``folder``, or (a DSN) that PostgreSQL database."""
+    path = folder if isinstance(folder, str) else folder / "template.db"
+    store = Store(path)
     try:
         populate(store, time.time_ns())
     finally:
@@ -216,14 +216,13 @@ def build_template(folder: Path) -> Path:
 
 @dataclass
 class Console:
-    store: SQLiteStore
+    store: Store
     app: Any
-    db_path: Path
+    db_path: Path | str
 
-    def conn(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        return conn
+    def conn(self) -> Connection:
+        """A connection of the test's own, outside any transaction."""
+        return open_database(self.db_path, pooled=False).connect()
 
     def api_token(self, username: str) -> str:
         conn = self.conn()
@@ -247,10 +246,16 @@ class Console:
             conn.close()
 
 
-def open_console(template: Path, folder: Path, **settings: Any) -> Console:
-    path = folder / "exwatch.db"
-    shutil.copy(template, path)
-    store = SQLiteStore(path)
+def open_console(template: Path | str, folder: Path | str, **settings: Any) -> Console:
+    """A console on a copy of ``template``: a file copied into ``folder``, or, for a
+    PostgreSQL template, ``folder`` is the DSN of its copy."""
+    if isinstance(template, str):
+        path: Path | str = folder
+    else:
+        assert isinstance(folder, Path)
+        path = folder / "exwatch.db"
+        shutil.copy(template, path)
+    store = Store(path)
     app = create_app(ConsoleSettings(db_path=path, **settings), store)
     return Console(store, app, path)
 

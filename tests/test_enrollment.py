@@ -21,7 +21,7 @@ from test_transport import AgentSide, file_events, stored_ids, wait_for
 from agent import identity
 from agent.identity import EnrollmentError, IdentityFiles
 from collector.pki import PKIPaths, init_pki, load_ca
-from collector.store import SQLiteStore
+from collector.store import Store
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
 
@@ -220,7 +220,7 @@ def test_agent_cannot_claim_another_identity(tmp_path: Path, collector: RunningC
         wait_for(lambda: agent.spool.depth()[0] == 0)
     finally:
         agent.stop()
-    store = SQLiteStore(collector.config.store_path)
+    store = Store(collector.config.store_path)
     try:
         assert {r["tenant"] for r in store.list_agents(tenant="acme")} == {"acme"}
         assert store.count_events(agent_id=a.agent_id) == 3
@@ -236,7 +236,7 @@ def test_revocation_cuts_off_a_live_stream_and_later_connections(
     agent = AgentSide(data, result.collector, agent_id=result.agent_id, tls_dir=data)
     try:
         wait_for(agent.transport.connected.is_set)
-        store = SQLiteStore(collector.config.store_path)  # as the CLI would, from outside
+        store = Store(collector.config.store_path)  # as the CLI would, from outside
         assert store.revoke_agent(result.agent_id, reason="test", now_ns=time.time_ns()) == 1
         store.close()
         wait_for(lambda: not agent.transport.connected.is_set(), timeout=10)

@@ -3,7 +3,6 @@ channel) order, dead letters and retry, concurrent claimers on one real database
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from test_notify_support import add_alert, connect, make_store, routes_for
 from collector.errors import NotFound, StoreError
 from collector.notify import outbox
 from collector.notify.routes import Routes
+from collector.store.backend import Connection
 
 SEC = 10**9
 NOW = 1_000 * SEC
@@ -29,13 +29,13 @@ def routes() -> Routes:
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    c = connect(make_store(tmp_path / "x.db"))
+def conn(store_target: Path | str) -> Iterator[Connection]:
+    c = connect(make_store(store_target))
     yield c
     c.close()
 
 
-def enqueue(conn: sqlite3.Connection, alert: tuple[int, str], reason: str, **kw: object) -> int:
+def enqueue(conn: Connection, alert: tuple[int, str], reason: str, **kw: object) -> int:
     args: dict[str, object] = {"tenant": "acme", "severity": 4, "now_ns": NOW, "routes": routes()}
     args.update(kw)
     return outbox.enqueue(
@@ -47,7 +47,7 @@ def enqueue(conn: sqlite3.Connection, alert: tuple[int, str], reason: str, **kw:
     )
 
 
-def test_enqueue_writes_one_row_per_routed_channel(conn: sqlite3.Connection) -> None:
+def test_enqueue_writes_one_row_per_routed_channel(conn: Connection) -> None:
     alert = add_alert(conn)
     assert enqueue(conn, alert, "opened") == 2
     rows = outbox.list_notifications(conn, "pending")
@@ -56,34 +56,34 @@ def test_enqueue_writes_one_row_per_routed_channel(conn: sqlite3.Connection) -> 
     assert outbox.list(conn, "sent") == []  # the contract's name works too
 
 
-def test_status_changes_go_only_to_channels_that_follow_status(conn: sqlite3.Connection) -> None:
+def test_status_changes_go_only_to_channels_that_follow_status(conn: Connection) -> None:
     alert = add_alert(conn)
     assert enqueue(conn, alert, "acknowledged") == 1
     [row] = outbox.list_notifications(conn)
     assert (row["channel"], row["reason"]) == ("pd", "acknowledged")
 
 
-def test_below_every_route_nothing_is_queued(conn: sqlite3.Connection) -> None:
+def test_below_every_route_nothing_is_queued(conn: Connection) -> None:
     alert = add_alert(conn, severity=1)
     assert enqueue(conn, alert, "opened", severity=1) == 0
     assert outbox.list_notifications(conn) == []
 
 
-def test_unknown_reasons_are_refused(conn: sqlite3.Connection) -> None:
+def test_unknown_reasons_are_refused(conn: Connection) -> None:
     with pytest.raises(ValueError, match="reason"):
         enqueue(conn, add_alert(conn), "evidence")
 
 
-def test_enqueue_is_part_of_the_alert_transaction(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
+def test_enqueue_is_part_of_the_alert_transaction(conn: Connection) -> None:
+    conn.begin()
     alert = add_alert(conn)
     enqueue(conn, alert, "opened")
-    conn.execute("ROLLBACK")
+    conn.rollback()
     assert outbox.list_notifications(conn) == []
     assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
 
 
-def test_escalations_fold_into_a_page_still_waiting(conn: sqlite3.Connection) -> None:
+def test_escalations_fold_into_a_page_still_waiting(conn: Connection) -> None:
     """One incident, not a flood: while the first page has not gone out, rises in
     severity update it instead of queueing more (its content is read at send time)."""
     alert = add_alert(conn, severity=3)
@@ -97,7 +97,7 @@ def test_escalations_fold_into_a_page_still_waiting(conn: sqlite3.Connection) ->
     assert len(outbox.list_notifications(conn)) == 4
 
 
-def test_claim_takes_due_rows_under_a_lease(conn: sqlite3.Connection) -> None:
+def test_claim_takes_due_rows_under_a_lease(conn: Connection) -> None:
     a, b = add_alert(conn), add_alert(conn)
     enqueue(conn, a, "opened")
     enqueue(conn, b, "opened")
@@ -115,7 +115,7 @@ def test_claim_takes_due_rows_under_a_lease(conn: sqlite3.Connection) -> None:
     assert outbox.mark_sent(conn, claimed[0]["id"], owner="w2", now_ns=NOW + 62 * SEC)
 
 
-def test_one_alert_and_channel_is_delivered_in_order(conn: sqlite3.Connection) -> None:
+def test_one_alert_and_channel_is_delivered_in_order(conn: Connection) -> None:
     """PagerDuty must see trigger, then acknowledge, then resolve, even when the trigger
     needs retries: a later row waits for the one before it."""
     alert = add_alert(conn)
@@ -138,7 +138,7 @@ def test_one_alert_and_channel_is_delivered_in_order(conn: sqlite3.Connection) -
     assert ack["reason"] == "acknowledged"
 
 
-def test_dead_letters_and_retry(conn: sqlite3.Connection) -> None:
+def test_dead_letters_and_retry(conn: Connection) -> None:
     alert = add_alert(conn)
     enqueue(conn, alert, "acknowledged")
     [row] = outbox.claim(conn, owner="w", now_ns=NOW, lease_ns=SEC, limit=10)
@@ -160,7 +160,7 @@ def test_dead_letters_and_retry(conn: sqlite3.Connection) -> None:
         outbox.list_notifications(conn, "lost")
 
 
-def test_sent_rows_are_purged_dead_ones_kept(conn: sqlite3.Connection) -> None:
+def test_sent_rows_are_purged_dead_ones_kept(conn: Connection) -> None:
     enqueue(conn, add_alert(conn), "opened")
     hook, pd = outbox.claim(conn, owner="w", now_ns=NOW, lease_ns=SEC, limit=10)
     outbox.mark_sent(conn, hook["id"], owner="w", now_ns=NOW)
@@ -169,7 +169,7 @@ def test_sent_rows_are_purged_dead_ones_kept(conn: sqlite3.Connection) -> None:
     assert [r["state"] for r in outbox.list_notifications(conn)] == ["dead"]
 
 
-def test_load_alert_decodes_the_json_columns(conn: sqlite3.Connection) -> None:
+def test_load_alert_decodes_the_json_columns(conn: Connection) -> None:
     alert_id, fp = add_alert(conn, details={"path": "x.aspx"})
     alert = outbox.load_alert(conn, alert_id)
     assert alert is not None
@@ -178,9 +178,9 @@ def test_load_alert_decodes_the_json_columns(conn: sqlite3.Connection) -> None:
     assert outbox.load_alert(conn, 12345) is None
 
 
-def test_concurrent_claimers_never_share_a_row(tmp_path: Path) -> None:
+def test_concurrent_claimers_never_share_a_row(store_target: Path | str) -> None:
     """Four connections (as four collector processes would have) claim at once."""
-    path = make_store(tmp_path / "x.db")
+    path = make_store(store_target)
     setup = connect(path)
     for _ in range(50):
         enqueue(setup, add_alert(setup), "opened")

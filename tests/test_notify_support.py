@@ -5,7 +5,6 @@ and the CEF spec, independently of collector.notify.channels.formats)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from collector.notify.routes import Routes
-from collector.store import SQLiteStore
+from collector.store import Store
+from collector.store.backend import Connection, open_database
 
 
 @dataclass
@@ -123,20 +123,20 @@ class Clock:
         self.now += int(seconds * 1e9)
 
 
-def make_store(path: Path) -> Path:
-    """A real collector database (every migration applied)."""
-    SQLiteStore(path).close()
-    return path
+def make_store(target: Path | str) -> Path | str:
+    """A real collector database (every migration applied): a SQLite file or a
+    PostgreSQL DSN."""
+    Store(target).close()
+    return target
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row  # like the store's own connection
-    return conn
+def connect(target: Path | str) -> Connection:
+    """A store connection of its own (as another collector process would have)."""
+    return open_database(target, pooled=False).connect()
 
 
 def add_alert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     tenant: str = "acme",
     severity: int = 4,
@@ -149,10 +149,11 @@ def add_alert(
     """Insert an alert the way the store does; returns (id, fingerprint)."""
     n = conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
     fp = fingerprint or f"fp{n:030d}"
-    cur = conn.execute(
+    row = conn.execute(
         "INSERT INTO alerts (tenant, fingerprint, rule, title, severity, status, tags, hosts, "
         "details, first_seen_ns, last_seen_ns, event_count, created_ns, updated_ns) "
-        "VALUES (?, ?, 'exwatch.webroot.page_written', ?, ?, ?, ?, ?, ?, 1, 2, 1, 1, 1)",
+        "VALUES (?, ?, 'exwatch.webroot.page_written', ?, ?, ?, ?, ?, ?, 1, 2, 1, 1, 1) "
+        "RETURNING id",
         (
             tenant,
             fp,
@@ -163,9 +164,8 @@ def add_alert(
             json.dumps(list(hosts)),
             json.dumps(details or {"path": r"C:\inetpub\wwwroot\aspnet_client\s.aspx"}),
         ),
-    )
-    assert cur.lastrowid is not None
-    return cur.lastrowid, fp
+    ).fetchone()
+    return int(row[0]), fp
 
 
 def routes_for(channels: dict[str, dict[str, Any]], **delivery: Any) -> Routes:

@@ -16,7 +16,7 @@ from agent.events import new_event
 from agent.spool import Spool
 from agent.state import StateDB
 from agent.transport import Identity, Transport
-from collector.store import SQLiteStore
+from collector.store import Store
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
 
@@ -61,7 +61,7 @@ class AgentSide:
 
 
 def stored_ids(data_dir: Path) -> list[str]:
-    store = SQLiteStore(data_dir / "exwatch.db")
+    store = Store(data_dir / "exwatch.db")
     try:
         return store.event_uids()
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ import click
 
 from collector.console import auth, data
 from collector.output import emit
+from collector.store.backend import Connection
 
 T = TypeVar("T")
 DATA_DIR_HELP = "Collector data folder (default ./var)."
@@ -33,55 +33,41 @@ def _actor() -> data.Principal:
     return data.cli_principal(f"cli:{name}")
 
 
-def _db_path(data_dir: Path | None, config: Path | None) -> Path:
+@contextlib.contextmanager
+def _connect(data_dir: Path | None, config: Path | None) -> Iterator[Connection]:
     from collector.config import load_config
     from collector.errors import CollectorError
+    from collector.store.backend import open_database
 
     try:
-        cfg = load_config(config, data_dir=data_dir)
+        database = open_database(load_config(config, data_dir=data_dir).store_target)
     except CollectorError as exc:
         raise click.ClickException(str(exc)) from exc
-    if not cfg.store_path.exists():
-        raise click.ClickException(
-            f"no collector store at {cfg.store_path}; start one with 'exwatch-collector serve' "
-            "or pass --data-dir"
-        )
-    return cfg.store_path
-
-
-@contextlib.contextmanager
-def _connect(data_dir: Path | None, config: Path | None) -> Iterator[sqlite3.Connection]:
-    import sqlite_utils
-
-    from collector.store.migrations import MIGRATIONS
-
-    path = _db_path(data_dir, config)
-    db = sqlite_utils.Database(str(path))
     try:
-        MIGRATIONS.apply(db)  # a store from before the console gains its tables
+        try:
+            if not database.exists():
+                raise click.ClickException(
+                    f"no collector store at {database}; start one with "
+                    "'exwatch-collector serve' or pass --data-dir"
+                )
+            database.migrate()  # a store from before the console gains its tables
+            conn = database.connect()
+        except CollectorError as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
+            yield conn
+        finally:
+            conn.close()
     finally:
-        db.close()
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys=ON")
-    try:
-        yield conn
-    finally:
-        conn.close()
+        database.close()
 
 
-def _write(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
+def _write(conn: Connection, fn: Callable[[Connection], T]) -> T:
     try:
-        result = fn(conn)
+        with conn.transaction():
+            return fn(conn)
     except data.ConsoleError as exc:
-        conn.execute("ROLLBACK")
         raise click.ClickException(str(exc)) from exc
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 def _password(from_stdin: bool) -> tuple[str, bool]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class ConsoleSettings:
-    db_path: Path
+    db_path: Path | str  # the store: a SQLite file, or a PostgreSQL DSN
     # Mark cookies Secure (and use the __Host- prefix). Turn on whenever the console is
     # reached over https (directly or behind a TLS-terminating proxy); browsers refuse to
     # send Secure cookies over plain http, so it must stay off for http://127.0.0.1.

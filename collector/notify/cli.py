@@ -4,7 +4,6 @@ dead; send a test message on a channel."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 import tomllib
 from collections.abc import Iterator
@@ -14,13 +13,14 @@ from typing import Any
 
 import click
 
-from collector.config import CollectorConfig
+from collector.config import load_config
 from collector.errors import CollectorError
 from collector.notify import outbox
 from collector.notify.channels.base import DeliveryError, iso, sample_message
 from collector.notify.routes import Routes
 from collector.notify.worker import send_now
 from collector.output import emit
+from collector.store.backend import Connection, open_database
 
 _DATA = click.option(
     "--data-dir",
@@ -44,25 +44,29 @@ def _read_config(config_path: Path | None) -> dict[str, Any]:
         raise click.ClickException(f"{config_path}: {exc}") from exc
 
 
-def _store_path(config_path: Path | None, data_dir: Path | None) -> Path:
-    raw = _read_config(config_path)
-    folder = data_dir or Path(raw.get("data_dir", CollectorConfig().data_dir))
-    return CollectorConfig(data_dir=folder).store_path
-
-
 @contextmanager
-def _connect(config_path: Path | None, data_dir: Path | None) -> Iterator[sqlite3.Connection]:
-    path = _store_path(config_path, data_dir)
-    if not path.exists():
-        raise click.ClickException(f"no collector store at {path}; pass --data-dir or --config")
-    from collector.store import SQLiteStore
-
-    SQLiteStore(path).close()  # brings the schema up to date (the outbox table)
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+def _connect(config_path: Path | None, data_dir: Path | None) -> Iterator[Connection]:
     try:
-        yield conn
+        target = load_config(config_path, data_dir=data_dir).store_target
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    database = open_database(target)
+    try:
+        try:
+            if not database.exists():
+                raise click.ClickException(
+                    f"no collector store at {database}; pass --data-dir or --config"
+                )
+            database.migrate()  # brings the schema up to date (the outbox table)
+            conn = database.connect()
+        except CollectorError as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
+            yield conn
+        finally:
+            conn.close()
     finally:
-        conn.close()
+        database.close()
 
 
 @click.group("notifications")

@@ -1,5 +1,5 @@
-"""The notification outbox: plain SQL on a ``sqlite3.Connection`` (table ``notifications``,
-migration m011_outbox).
+"""The notification outbox: plain SQL on a store ``Connection``, SQLite or PostgreSQL
+(table ``notifications``, migration m011_outbox).
 
 ``enqueue`` runs inside the transaction that opens or escalates the alert (or changes its
 status), so a page exists exactly when its alert change does: a crash can lose neither
@@ -12,13 +12,15 @@ PagerDuty sees trigger → acknowledge → resolve in that order, even across re
 
 Delivery is at-least-once: a worker that dies after sending but before ``mark_sent``
 leaves a lease that expires, and the row is sent again. Receivers dedup on the delivery id
-(webhook) or dedup_key (PagerDuty). Two live workers never send the same row.
+(webhook) or dedup_key (PagerDuty). Two live workers never send the same row: on SQLite
+a claim is one IMMEDIATE transaction (writers are serial); on PostgreSQL, where workers of
+several collectors claim at once, the claim locks its rows ``FOR UPDATE SKIP LOCKED`` and
+passes over rows another worker is claiming.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ from collector.notify.channels.base import REASONS, STATUS_REASONS
 
 if TYPE_CHECKING:
     from collector.notify.routes import Routes
+    from collector.store.backend import Connection, Cursor, Dialect
 
 STATES = ("pending", "sent", "dead")
 # Reasons that page; a page still waiting for its channel absorbs later ones (the alert's
@@ -39,7 +42,9 @@ _CLAIMABLE = """n.state = 'pending'
     AND NOT EXISTS (SELECT 1 FROM notifications p WHERE p.state = 'pending'
                     AND p.alert_id = n.alert_id AND p.channel = n.channel AND p.id < n.id)"""
 
-_CLAIM = f"""UPDATE notifications
+
+def _claim_sql(dialect: Dialect) -> str:
+    return f"""UPDATE notifications
     SET lease_until = :lease_until, lease_owner = :owner, attempts = attempts + 1,
         updated_ns = :now
     WHERE id IN (
@@ -47,19 +52,17 @@ _CLAIM = f"""UPDATE notifications
         WHERE {_CLAIMABLE} AND n.next_attempt_ns <= :now
           AND (n.lease_until IS NULL OR n.lease_until < :now)
         ORDER BY n.next_attempt_ns, n.id
-        LIMIT :limit)
+        LIMIT :limit{dialect.skip_locked})
     RETURNING id, tenant, alert_id, fingerprint, channel, reason, severity, attempts,
               created_ns"""
 
 
-def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    # Works whatever the connection's row_factory (the store uses sqlite3.Row).
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, tuple(row), strict=True)) for row in cursor.fetchall()]
+def _dicts(cursor: Cursor) -> list[dict[str, Any]]:
+    return [dict(row) for row in cursor.fetchall()]
 
 
 def enqueue(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     tenant: str,
     alert_id: int,
@@ -81,17 +84,20 @@ def enqueue(
         if reason in STATUS_REASONS and not channel.status_updates:
             continue
         if reason in PAGE_REASONS:
+            # FOR UPDATE (PostgreSQL): a worker cannot claim it between this look and the
+            # update below; one that claimed it first is waited for and seen holding it.
             last = conn.execute(
                 "SELECT id, reason, lease_until FROM notifications WHERE alert_id = ? "
-                "AND channel = ? AND state = 'pending' ORDER BY id DESC LIMIT 1",
+                "AND channel = ? AND state = 'pending' ORDER BY id DESC LIMIT 1"
+                + conn.dialect.for_update,
                 (alert_id, channel.name),
             ).fetchone()
             # Not while a worker holds it: it may have rendered the older content already.
             free = last is not None and (last[2] is None or last[2] < now_ns)
             if last is not None and free and last[1] in PAGE_REASONS:
                 conn.execute(
-                    "UPDATE notifications SET severity = MAX(severity, ?), updated_ns = ? "
-                    "WHERE id = ?",
+                    f"UPDATE notifications SET severity = {conn.dialect.greatest}(severity, ?), "
+                    "updated_ns = ? WHERE id = ?",
                     (severity, now_ns, last[0]),
                 )
                 count += 1
@@ -106,16 +112,16 @@ def enqueue(
     return count
 
 
-def _immediate(conn: sqlite3.Connection) -> bool:
+def _immediate(conn: Connection) -> bool:
     """BEGIN IMMEDIATE unless the caller already holds a transaction; True if we began."""
     if conn.in_transaction:
         return False
-    conn.execute("BEGIN IMMEDIATE")
+    conn.begin()
     return True
 
 
 def claim(
-    conn: sqlite3.Connection, *, owner: str, now_ns: int, lease_ns: int, limit: int
+    conn: Connection, *, owner: str, now_ns: int, lease_ns: int, limit: int
 ) -> list[dict[str, Any]]:
     """Take up to ``limit`` due rows for ``owner`` until ``now_ns + lease_ns``; counts the
     attempt now (a row that crashes its worker every time still goes dead)."""
@@ -123,21 +129,21 @@ def claim(
     try:
         rows = _dicts(
             conn.execute(
-                _CLAIM,
+                _claim_sql(conn.dialect),
                 {"lease_until": now_ns + lease_ns, "owner": owner, "now": now_ns, "limit": limit},
             )
         )
         if began:
-            conn.execute("COMMIT")
+            conn.commit()
     except BaseException:
         if began:
-            conn.execute("ROLLBACK")
+            conn.rollback()
         raise
     rows.sort(key=lambda r: int(r["id"]))
     return rows
 
 
-def mark_sent(conn: sqlite3.Connection, notification_id: int, *, owner: str, now_ns: int) -> bool:
+def mark_sent(conn: Connection, notification_id: int, *, owner: str, now_ns: int) -> bool:
     """False if the lease was lost meanwhile (another worker may send it again)."""
     cur = conn.execute(
         "UPDATE notifications SET state = 'sent', sent_ns = ?, updated_ns = ?, "
@@ -148,7 +154,7 @@ def mark_sent(conn: sqlite3.Connection, notification_id: int, *, owner: str, now
 
 
 def mark_failed(
-    conn: sqlite3.Connection,
+    conn: Connection,
     notification_id: int,
     *,
     owner: str,
@@ -176,17 +182,15 @@ def mark_failed(
     return state if cur.rowcount == 1 else ""
 
 
-def next_due_ns(conn: sqlite3.Connection) -> int | None:
+def next_due_ns(conn: Connection) -> int | None:
     """When the next claimable row falls due (a lease ending counts), or None."""
-    row = conn.execute(
-        "SELECT MIN(MAX(n.next_attempt_ns, COALESCE(n.lease_until, 0))) FROM notifications n "
-        f"WHERE {_CLAIMABLE}"
-    ).fetchone()
+    due = f"{conn.dialect.greatest}(n.next_attempt_ns, COALESCE(n.lease_until, 0))"
+    row = conn.execute(f"SELECT MIN({due}) FROM notifications n WHERE {_CLAIMABLE}").fetchone()
     return None if row is None or row[0] is None else int(row[0])
 
 
 def list_notifications(
-    conn: sqlite3.Connection,
+    conn: Connection,
     state: str | None = None,
     *,
     tenant: str | None = None,
@@ -211,7 +215,7 @@ def list_notifications(
     return _dicts(conn.execute(sql, (*args, limit)))
 
 
-def retry(conn: sqlite3.Connection, notification_id: int, *, now_ns: int) -> None:
+def retry(conn: Connection, notification_id: int, *, now_ns: int) -> None:
     """Send a dead notification again, with a fresh attempt budget."""
     cur = conn.execute(
         "UPDATE notifications SET state = 'pending', attempts = 0, next_attempt_ns = ?, "
@@ -228,7 +232,7 @@ def retry(conn: sqlite3.Connection, notification_id: int, *, now_ns: int) -> Non
     raise StoreError(f"notification {notification_id} is {row[0]}; only dead ones are retried")
 
 
-def purge_sent(conn: sqlite3.Connection, *, before_ns: int) -> int:
+def purge_sent(conn: Connection, *, before_ns: int) -> int:
     """Forget sent notifications older than ``before_ns`` (dead ones stay for a human)."""
     return conn.execute(
         "DELETE FROM notifications WHERE state = 'sent' AND sent_ns < ?", (before_ns,)
@@ -254,7 +258,7 @@ _ALERT_COLUMNS: Sequence[str] = (
 )
 
 
-def load_alert(conn: sqlite3.Connection, alert_id: int) -> dict[str, Any] | None:
+def load_alert(conn: Connection, alert_id: int) -> dict[str, Any] | None:
     """An alert row with its JSON columns (tags, hosts, details) decoded."""
     rows = _dicts(
         conn.execute(f"SELECT {', '.join(_ALERT_COLUMNS)} FROM alerts WHERE id = ?", (alert_id,))

@@ -1,9 +1,10 @@
 """The delivery worker: an asyncio task on the collector's loop that claims due outbox rows,
 sends them, and records each attempt.
 
-It has its own sqlite3 connection (WAL lets it sit beside the store's writer) used from
-one thread at a time through ``asyncio.to_thread``, so a busy database never stalls the
-loop that also serves gRPC and the console. Claims are leased (see outbox), so several
+It has its own store connection (SQLite's WAL lets it sit beside the store's writer;
+PostgreSQL has no single writer) used from one thread at a time through
+``asyncio.to_thread``, so a busy database never stalls the loop that also serves gRPC and
+the console. Claims are leased (see outbox), so several
 collector processes may share one database without sending a row twice.
 """
 
@@ -15,7 +16,6 @@ import logging
 import os
 import random
 import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -32,12 +32,12 @@ from collector.notify.channels.base import (
     scrub,
 )
 from collector.notify.routes import Routes
+from collector.store.backend import Connection, Database, open_database
 
 log = logging.getLogger("exwatch.collector.notify")
 
 T = TypeVar("T")
 PURGE_EVERY_NS = 3600 * 10**9
-BUSY_TIMEOUT_MS = 30_000
 
 
 def backoff_seconds(attempt: int, *, initial: float, cap: float, rand: float) -> float:
@@ -56,20 +56,21 @@ class NotifyWorker:
 
     def __init__(
         self,
-        db_path: Path,
+        db_path: Path | str,
         routes: Routes,
         *,
         owner: str | None = None,
         clock: Callable[[], int] = time.time_ns,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.db_path = db_path
+        self.db_path = db_path  # the store: a SQLite file or a PostgreSQL DSN
+        self._database: Database | None = None
         self.routes = routes
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self._rand = rand
         self._secrets = routes.secrets()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Connection | None = None
         self._db_lock = threading.Lock()
         self._http: HttpClients | None = None
         self._task: asyncio.Task[None] | None = None
@@ -125,6 +126,9 @@ class NotifyWorker:
             conn, self._conn = self._conn, None
             with self._db_lock:
                 conn.close()
+        if self._database is not None:
+            database, self._database = self._database, None
+            database.close()
 
     def wake(self) -> None:
         """Look for due rows now (call from any thread after enqueueing): pages leave
@@ -135,13 +139,10 @@ class NotifyWorker:
 
     # ------------------------------------------------------------------ database
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.db_path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+    def _connect(self) -> Connection:
+        if self._database is None:
+            self._database = open_database(self.db_path)
+        return self._database.connect()
 
     def _locked(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with self._db_lock:

@@ -1,9 +1,13 @@
-"""The embedded SQLite store (WAL): schema through sqlite-utils migrations, raw sqlite3 on
-the hot path.
+"""The collector's store: agents, events, alerts, enrollment, commands, rule bundles.
 
-One connection writes, guarded by a lock, so ingest from many streams serialises into
-short transactions; readers (CLI, console) open their own connections, which WAL lets run
-beside the writer.
+One implementation on two databases (``collector.store.backend``): an embedded SQLite
+file (WAL; the default) or a PostgreSQL server that several collectors share. Each store
+has one writing connection, guarded by a lock, so ingest from many streams serialises
+into short group-committed transactions; readers (CLI, console) use connections of their
+own. Between collectors on one PostgreSQL, the database's own locks keep ingest
+idempotent and alerts one per incident: the agent's row is read FOR UPDATE before a batch
+is committed, and an advisory lock per (tenant, fingerprint) is held while an alert is
+opened or fed.
 """
 
 from __future__ import annotations
@@ -16,12 +20,11 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from collector.alerting.candidates import (
     BAD_CONTENT_RULE,
@@ -33,19 +36,30 @@ from collector.alerting.candidates import (
     PATCH_RULE,
     SEVERITY_NAMES,
     AlertCandidate,
-    campaign,
     candidates_for,
     mass_change,
+    merge_details,
     offline_candidate,
     patch_candidate,
 )
+from collector.alerting.correlated import correlated
 from collector.alerting.incidents import chains_of, incident_title, merge_listed
+from collector.correlation.engine import Correlator, Fired, Observation
+from collector.correlation.rules import RuleSet, builtin_rules
 from collector.errors import NotFound, StoreError
 from collector.notify.outbox import enqueue
 from collector.notify.routes import Routes
 from collector.pki import fingerprint
+from collector.store.backend import (
+    Connection,
+    Contention,
+    Database,
+    IntegrityError,
+    Row,
+    SQLiteDatabase,
+    open_database,
+)
 from collector.store.base import AgentInfo, CommitResult
-from collector.store.migrations import MIGRATIONS
 from protos import exwatch_pb2 as pb
 
 log = logging.getLogger("exwatch.collector.store")
@@ -57,6 +71,44 @@ MAINTENANCE_RULES = frozenset({PAGE_RULE, MASS_CHANGE_RULE})
 # The tail of a burst joins its mass-change alert while that was fed this recently.
 MASS_CHANGE_WINDOW_NS = 120 * 10**9
 WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
+# PostgreSQL may break a deadlock between collectors by failing one transaction: retry.
+CONTENTION_RETRIES = 5
+_LINK_EVIDENCE = (
+    "INSERT INTO alert_events (alert_id, event_rowid) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
+# A committed event that feeds alerts or correlations: (rowid, event, candidates, what the
+# correlation rules saw in it).
+_Linked = tuple[int, pb.Event, list[AlertCandidate], Observation | None]
+# Correlation windows whose time ran out are deleted this often, and this long after their
+# end (host clocks run a little behind or ahead of the collector's).
+WINDOW_PURGE_EVERY_NS = 60 * 10**9
+WINDOW_PURGE_SLACK_NS = 24 * 3600 * 10**9
+
+
+class _Windows:
+    """The correlation engine's open windows, in the transaction that commits the events
+    which changed them (a restart neither forgets a window nor fires one twice)."""
+
+    def __init__(self, c: Connection) -> None:
+        self._c = c
+
+    def load_window(self, rule: str, group: str) -> str | None:
+        self._c.lock("correlation", rule, group)  # collectors sharing PostgreSQL: one at a time
+        row = self._c.execute(
+            "SELECT state FROM correlation_windows WHERE rule = ? AND group_key = ?",
+            (rule, group),
+        ).fetchone()
+        return str(row[0]) if row is not None else None
+
+    def save_window(self, rule: str, group: str, state: str, expires_ns: int) -> None:
+        self._c.execute(
+            "INSERT INTO correlation_windows (rule, group_key, state, expires_ns) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (rule, group_key) DO UPDATE SET "
+            "state = excluded.state, expires_ns = excluded.expires_ns",
+            (rule, group, state, expires_ns),
+        )
+
+
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -85,39 +137,51 @@ def _event_columns(event: pb.Event) -> tuple[str, str, str]:
     return kind, "", ""
 
 
-class SQLiteStore:
-    """Store on one SQLite file. Safe to use from several threads."""
+class Store:
+    """The store on a SQLite file or a PostgreSQL database. Safe to use from several
+    threads."""
 
     def __init__(
-        self, path: Path, *, background_checkpoints: bool = False, routes: Routes | None = None
+        self,
+        target: Path | str | Database,
+        *,
+        background_checkpoints: bool = False,
+        routes: Routes | None = None,
+        correlation: RuleSet | None = None,
     ) -> None:
-        """``background_checkpoints``: the long-running server moves WAL checkpoints off
-        the commit path onto a thread of their own (they cost ingest a third otherwise)."""
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """``target``: a SQLite file path, a ``postgresql://`` DSN, or a ``Database``
+        (which the store then owns and closes). ``background_checkpoints`` (SQLite): the
+        long-running server moves WAL checkpoints off the commit path onto a thread of
+        their own (they cost ingest a third otherwise)."""
+        self.database = target if isinstance(target, Database) else open_database(target)
+        self.dialect = self.database.dialect
         try:
-            db = sqlite_utils.Database(str(path))
-            db.enable_wal()
-            MIGRATIONS.apply(db)
-            db.close()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
+            self.database.migrate()
+            self._conn = self.database.connect()
+        except BaseException:
+            self.database.close()
+            raise
         self._lock = threading.Lock()
-        self._conn = self._connect()
         # Where pages go; queued in the same transaction as the alert change (outbox).
         self.routes = routes or Routes()
+        # Correlation rules (built-in unless given), fed as events are committed.
+        self.correlator = Correlator(builtin_rules() if correlation is None else correlation)
+        self._windows_purged_ns = 0
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
-        if background_checkpoints:
+        if background_checkpoints and isinstance(self.database, SQLiteDatabase):
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
             self._checkpointer = threading.Thread(
-                target=self._checkpoint_loop, name="exwatch-store-checkpoint", daemon=True
+                target=self._checkpoint_loop,
+                args=(self.database.path,),
+                name="exwatch-store-checkpoint",
+                daemon=True,
             )
             self._checkpointer.start()
 
-    def _checkpoint_loop(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30)
-        wal = self.path.with_name(self.path.name + "-wal")
+    def _checkpoint_loop(self, path: Path) -> None:
+        conn = sqlite3.connect(path, timeout=30)
+        wal = path.with_name(path.name + "-wal")
         try:
             while not self._closing.wait(CHECKPOINT_SECONDS):
                 # PASSIVE never blocks the writer; TRUNCATE (brief) keeps a busy WAL bounded.
@@ -128,54 +192,64 @@ class SQLiteStore:
         finally:
             conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable across process crashes
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
+    def _retrying(self, work: Callable[[Connection], Any]) -> Any:
+        """Run ``work`` in one write transaction (under the store's lock), again when
+        PostgreSQL broke a deadlock with another collector by failing ours."""
+        with self._lock:
+            c = self._conn
+            for attempt in range(CONTENTION_RETRIES):
+                c.begin()
+                try:
+                    result = work(c)
+                except Contention:
+                    c.rollback()
+                    if attempt + 1 == CONTENTION_RETRIES:
+                        raise
+                    time.sleep(0.01 * (attempt + 1))
+                    continue
+                except BaseException:
+                    c.rollback()
+                    raise
+                c.commit()
+                return result
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ agents
 
     def register_agent(
         self, agent: AgentInfo, *, agent_version: str, rules_version: str, os: str, now_ns: int
     ) -> int:
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                c.execute(
-                    """INSERT INTO agents (id, tenant, hostname, agent_version, rules_version, os,
-                                           first_seen_ns, last_seen_ns, last_sequence)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
-                       ON CONFLICT(id) DO UPDATE SET hostname=excluded.hostname,
-                         agent_version=excluded.agent_version, rules_version=excluded.rules_version,
-                         os=excluded.os, last_seen_ns=excluded.last_seen_ns""",
-                    (
-                        agent.agent_id,
-                        agent.tenant,
-                        agent.hostname,
-                        agent_version,
-                        rules_version,
-                        os,
-                        now_ns,
-                        now_ns,
-                    ),
-                )
-                c.execute(
-                    "INSERT OR IGNORE INTO tenants (name, created_ns) VALUES (?, ?)",
-                    (agent.tenant, now_ns),
-                )
-                row = c.execute(
-                    "SELECT tenant, last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
-                ).fetchone()
-                if row["tenant"] == agent.tenant:
-                    self._back_online(c, agent, now_ns)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+        def work(c: Connection) -> Row:
+            c.execute(
+                """INSERT INTO agents (id, tenant, hostname, agent_version, rules_version, os,
+                                       first_seen_ns, last_seen_ns, last_sequence)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)
+                   ON CONFLICT(id) DO UPDATE SET hostname=excluded.hostname,
+                     agent_version=excluded.agent_version, rules_version=excluded.rules_version,
+                     os=excluded.os, last_seen_ns=excluded.last_seen_ns""",
+                (
+                    agent.agent_id,
+                    agent.tenant,
+                    agent.hostname,
+                    agent_version,
+                    rules_version,
+                    os,
+                    now_ns,
+                    now_ns,
+                ),
+            )
+            c.execute(
+                "INSERT INTO tenants (name, created_ns) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (agent.tenant, now_ns),
+            )
+            row: Row = c.execute(
+                "SELECT tenant, last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
+            ).fetchone()  # just upserted
+            if row["tenant"] == agent.tenant:
+                self._back_online(c, agent, now_ns)
+            return row
+
+        row = self._retrying(work)
         if row["tenant"] != agent.tenant:
             raise StoreError(f"agent {agent.agent_id} belongs to tenant {row['tenant']!r}")
         return int(row["last_sequence"])
@@ -191,62 +265,55 @@ class SQLiteStore:
     def record_heartbeat(self, agent: AgentInfo, heartbeat: pb.Heartbeat, *, now_ns: int) -> None:
         """Keep the host's health current; a changed Exchange build is judged for patch
         status (an exposed build raises an alert, a patched one resolves it)."""
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                row = c.execute(
-                    "SELECT exchange_build FROM agents WHERE id = ?", (agent.agent_id,)
-                ).fetchone()
-                c.execute(
-                    """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
-                         spool_events = ?, events_shed_total = ? WHERE id = ?""",
-                    (
-                        now_ns,
-                        heartbeat.rules_version[:128],
-                        heartbeat.exchange_build[:64],
-                        heartbeat.spool_events,
-                        heartbeat.events_shed_total,
-                        agent.agent_id,
-                    ),
-                )
-                if row is not None and heartbeat.exchange_build != row["exchange_build"]:
-                    self._judge_build(c, agent, heartbeat.exchange_build, now_ns)
-                self._back_online(c, agent, now_ns)
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+
+        def work(c: Connection) -> None:
+            row = c.execute(
+                "SELECT exchange_build FROM agents WHERE id = ?" + c.dialect.for_update,
+                (agent.agent_id,),
+            ).fetchone()
+            c.execute(
+                """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
+                     spool_events = ?, events_shed_total = ? WHERE id = ?""",
+                (
+                    now_ns,
+                    heartbeat.rules_version[:128],
+                    heartbeat.exchange_build[:64],
+                    heartbeat.spool_events,
+                    heartbeat.events_shed_total,
+                    agent.agent_id,
+                ),
+            )
+            if row is not None and heartbeat.exchange_build != row["exchange_build"]:
+                self._judge_build(c, agent, heartbeat.exchange_build, now_ns)
+            self._back_online(c, agent, now_ns)
+
+        self._retrying(work)
 
     def mark_offline(self, *, older_than_ns: int, now_ns: int) -> list[str]:
         """Open an offline alert for every unrevoked agent silent since ``older_than_ns``
         that has none yet; returns their host names."""
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                rows = c.execute(
-                    "SELECT id, tenant, hostname, last_seen_ns FROM agents WHERE revoked_ns = 0 "
-                    "AND last_seen_ns < ? AND NOT EXISTS (SELECT 1 FROM alerts WHERE "
-                    "alerts.agent_id = agents.id AND rule = ? AND status != 'resolved')",
-                    (older_than_ns, OFFLINE_RULE),
-                ).fetchall()
-                for row in rows:
-                    agent = AgentInfo(row["id"], row["tenant"], row["hostname"])
-                    self._upsert_alert(
-                        c,
-                        agent,
-                        offline_candidate(agent.tenant, agent.agent_id, agent.hostname),
-                        row["last_seen_ns"],
-                        now_ns,
-                    )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        return [r["hostname"] for r in rows]
 
-    def _back_online(self, c: sqlite3.Connection, agent: AgentInfo, now_ns: int) -> None:
+        def work(c: Connection) -> Sequence[Row]:
+            rows = c.execute(
+                "SELECT id, tenant, hostname, last_seen_ns FROM agents WHERE revoked_ns = 0 "
+                "AND last_seen_ns < ? AND NOT EXISTS (SELECT 1 FROM alerts WHERE "
+                "alerts.agent_id = agents.id AND rule = ? AND status != 'resolved')",
+                (older_than_ns, OFFLINE_RULE),
+            ).fetchall()
+            for row in rows:
+                agent = AgentInfo(row["id"], row["tenant"], row["hostname"])
+                self._upsert_alert(
+                    c,
+                    agent,
+                    offline_candidate(agent.tenant, agent.agent_id, agent.hostname),
+                    row["last_seen_ns"],
+                    now_ns,
+                )
+            return rows
+
+        return [r["hostname"] for r in self._retrying(work)]
+
+    def _back_online(self, c: Connection, agent: AgentInfo, now_ns: int) -> None:
         self._resolve_where(
             c,
             "agent_id = ? AND rule = ?",
@@ -255,9 +322,7 @@ class SQLiteStore:
             now_ns,
         )
 
-    def _judge_build(
-        self, c: sqlite3.Connection, agent: AgentInfo, build: str, now_ns: int
-    ) -> None:
+    def _judge_build(self, c: Connection, agent: AgentInfo, build: str, now_ns: int) -> None:
         candidate = patch_candidate(agent.tenant, agent.agent_id, agent.hostname, build)
         if candidate is not None:
             self._upsert_alert(c, agent, candidate, now_ns, now_ns, retitle=True)
@@ -284,10 +349,10 @@ class SQLiteStore:
         token = "exw_" + secrets.token_urlsafe(24)
         with self._lock:
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
+            c.begin()
             try:
                 c.execute(
-                    "INSERT OR IGNORE INTO tenants (name, created_ns) VALUES (?, ?)",
+                    "INSERT INTO tenants (name, created_ns) VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (tenant, now_ns),
                 )
                 c.execute(
@@ -295,9 +360,9 @@ class SQLiteStore:
                     "created_ns, note) VALUES (?, ?, ?, ?, ?, ?)",
                     (_sha256(token), tenant, uses, expires_ns, now_ns, note),
                 )
-                c.execute("COMMIT")
+                c.commit()
             except BaseException:
-                c.execute("ROLLBACK")
+                c.rollback()
                 raise
         return token
 
@@ -323,11 +388,11 @@ class SQLiteStore:
         concurrent enrollments, and no agent exists without its certificate."""
         with self._lock:
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
+            c.begin()
             try:
                 row = c.execute(
                     "SELECT id, tenant, uses_left, expires_ns FROM enrollment_tokens "
-                    "WHERE token_sha256 = ?",
+                    "WHERE token_sha256 = ?" + c.dialect.for_update,
                     (_sha256(token),),
                 ).fetchone()
                 if row is None or row["uses_left"] <= 0 or row["expires_ns"] <= now_ns:
@@ -345,14 +410,14 @@ class SQLiteStore:
                     (agent_id, tenant, hostname[:255] or agent_id, now_ns, now_ns),
                 )
                 self._record_certificate(c, agent_id, cert_pem, not_after_ns, now_ns)
-                c.execute("COMMIT")
+                c.commit()
             except BaseException:
-                c.execute("ROLLBACK")
+                c.rollback()
                 raise
         return agent_id, tenant, cert_pem
 
     def _record_certificate(
-        self, c: sqlite3.Connection, agent_id: str, cert_pem: bytes, not_after_ns: int, now_ns: int
+        self, c: Connection, agent_id: str, cert_pem: bytes, not_after_ns: int, now_ns: int
     ) -> None:
         c.execute(
             "INSERT INTO certificates (fingerprint, agent_id, not_after_ns, issued_ns) "
@@ -384,7 +449,7 @@ class SQLiteStore:
         """Deny every certificate issued to the agent; returns how many."""
         with self._lock:
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
+            c.begin()
             try:
                 if (
                     c.execute(
@@ -394,14 +459,14 @@ class SQLiteStore:
                 ):
                     raise NotFound(f"no agent {agent_id}")
                 cur = c.execute(
-                    "INSERT OR IGNORE INTO revoked_certificates "
-                    "(fingerprint, agent_id, revoked_ns, reason) "
-                    "SELECT fingerprint, agent_id, ?, ? FROM certificates WHERE agent_id = ?",
+                    "INSERT INTO revoked_certificates (fingerprint, agent_id, revoked_ns, reason) "
+                    "SELECT fingerprint, agent_id, ?, ? FROM certificates WHERE agent_id = ? "
+                    "ON CONFLICT DO NOTHING",
                     (now_ns, reason, agent_id),
                 )
-                c.execute("COMMIT")
+                c.commit()
             except BaseException:
-                c.execute("ROLLBACK")
+                c.rollback()
                 raise
         return cur.rowcount
 
@@ -450,7 +515,7 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ commands
 
-    COMMAND_KINDS = ("quarantine", "restore", "rescan")
+    COMMAND_KINDS = ("quarantine", "restore", "rescan", "collect")
 
     def queue_command(
         self,
@@ -483,7 +548,7 @@ class SQLiteStore:
 
     @staticmethod
     def insert_command(
-        c: sqlite3.Connection,
+        c: Connection,
         *,
         tenant: str,
         agent_id: str,
@@ -492,9 +557,11 @@ class SQLiteStore:
         reason: str,
         actor: str,
         now_ns: int,
+        command_id: str = "",
     ) -> str:
-        """Queue a command on ``c`` (also used inside the console's own transactions)."""
-        command_id = uuid.uuid4().hex
+        """Queue a command on ``c`` (also used inside the console's own transactions);
+        ``command_id``: the id an approved request already has (default: a new one)."""
+        command_id = command_id or uuid.uuid4().hex
         c.execute(
             "INSERT INTO commands (id, tenant, agent_id, kind, argument, reason, status, "
             "requested_by, requested_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
@@ -535,6 +602,57 @@ class SQLiteStore:
                 ("done" if ok else "failed", result[:2000], now_ns, command_id, agent_id),
             )
 
+    # Commands whose result may carry a file (collected, or the quarantined content).
+    EVIDENCE_KINDS = ("collect", "quarantine")
+
+    def add_evidence_file(
+        self, agent_id: str, command_id: str, content: bytes, sha256: str, *, now_ns: int
+    ) -> bool:
+        """Keep a file that came with a command result: its bytes once per SHA-256, linked
+        to the command, its host and path. Only the agent a collect or quarantine command
+        was for may bring one, with the right hash; anything else is logged and dropped
+        (False). A resent result changes nothing."""
+        if hashlib.sha256(content).hexdigest() != sha256:
+            log.warning(
+                "agent %s: the file for command %s does not match its hash", agent_id, command_id
+            )
+            return False
+        with self._lock:
+            c = self._conn
+            with c.transaction():
+                row = c.execute(
+                    "SELECT tenant, kind, argument FROM commands WHERE id = ? AND agent_id = ?",
+                    (command_id, agent_id),
+                ).fetchone()
+                if row is None or row["kind"] not in self.EVIDENCE_KINDS:
+                    log.warning(
+                        "agent %s sent a file for command %s, which asked for none",
+                        agent_id,
+                        command_id,
+                    )
+                    return False
+                c.execute(
+                    "INSERT INTO evidence_files (sha256, size, content, stored_ns) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                    (sha256, len(content), content, now_ns),
+                )
+                c.execute(
+                    "INSERT INTO collected_files (command_id, tenant, agent_id, kind, path, "
+                    "sha256, size, collected_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (command_id) DO NOTHING",
+                    (
+                        command_id,
+                        row["tenant"],
+                        agent_id,
+                        row["kind"],
+                        row["argument"],
+                        sha256,
+                        len(content),
+                        now_ns,
+                    ),
+                )
+        return True
+
     def list_commands(
         self, *, agent_id: str | None = None, tenant: str | None = None
     ) -> list[dict[str, Any]]:
@@ -566,35 +684,39 @@ class SQLiteStore:
         """Commit several batches (of any agents) in one transaction: a group commit pays
         for one COMMIT however many streams are waiting. A batch that fails is rolled back
         alone and its error returned in its place."""
-        results: list[CommitResult | StoreError] = []
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                for agent, sequence, events in batches:
-                    c.execute("SAVEPOINT batch")
-                    try:
-                        results.append(self._commit_one(c, agent, sequence, events, now_ns))
-                    except StoreError as exc:
-                        c.execute("ROLLBACK TO batch")
-                        results.append(exc)
-                    c.execute("RELEASE batch")
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-        return results
+        # Agents in a stable order: two collectors committing batches of the same agents
+        # lock their rows in one order, which leaves PostgreSQL no deadlock to break.
+        order = sorted(range(len(batches)), key=lambda i: batches[i][0].agent_id)
+
+        def work(c: Connection) -> list[CommitResult | StoreError]:
+            results: list[CommitResult | StoreError] = [StoreError("not committed")] * len(order)
+            for i in order:
+                agent, sequence, events = batches[i]
+                try:
+                    with c.savepoint("batch"):
+                        results[i] = self._commit_one(c, agent, sequence, events, now_ns)
+                except Contention:
+                    raise
+                except StoreError as exc:
+                    results[i] = exc
+            return results
+
+        done: list[CommitResult | StoreError] = self._retrying(work)
+        return done
 
     def _commit_one(
         self,
-        c: sqlite3.Connection,
+        c: Connection,
         agent: AgentInfo,
         sequence: int,
         events: Sequence[pb.Event],
         now_ns: int,
     ) -> CommitResult:
+        # FOR UPDATE: a collector committing this agent's next batch waits here, then sees
+        # the sequence this one set (the agent may have moved to it mid-burst).
         row = c.execute(
-            "SELECT last_sequence FROM agents WHERE id = ?", (agent.agent_id,)
+            "SELECT last_sequence FROM agents WHERE id = ?" + c.dialect.for_update,
+            (agent.agent_id,),
         ).fetchone()
         if row is None:
             raise StoreError(f"unknown agent {agent.agent_id}")
@@ -602,41 +724,62 @@ class SQLiteStore:
             return CommitResult(True, 0, (), ())
         written, linked = self._insert_events(c, agent, events, now_ns)
         opened, updated = self._apply_alerts(c, agent, linked, now_ns)
+        if now_ns - self._windows_purged_ns > WINDOW_PURGE_EVERY_NS:
+            c.execute(
+                "DELETE FROM correlation_windows WHERE expires_ns < ?",
+                (now_ns - WINDOW_PURGE_SLACK_NS,),
+            )
+            self._windows_purged_ns = now_ns
         c.execute(
             "UPDATE agents SET last_sequence = ?, last_seen_ns = ? WHERE id = ?",
             (sequence, now_ns, agent.agent_id),
         )
         return CommitResult(False, written, tuple(opened), tuple(updated))
 
-    _INSERT_EVENT = """INSERT OR IGNORE INTO events (uid, agent_id, tenant, kind, host_time_ns,
+    _EVENT_COLUMNS = (
+        "uid",
+        "agent_id",
+        "tenant",
+        "kind",
+        "host_time_ns",
+        "received_ns",
+        "severity",
+        "retro",
+        "subject",
+        "summary",
+        "payload",
+    )
+    _INSERT_EVENT = """INSERT INTO events (uid, agent_id, tenant, kind, host_time_ns,
         received_ns, severity, retro, subject, summary, payload)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
 
     def _insert_events(
-        self, c: sqlite3.Connection, agent: AgentInfo, events: Sequence[pb.Event], now_ns: int
-    ) -> tuple[int, list[tuple[int, pb.Event, list[AlertCandidate]]]]:
+        self, c: Connection, agent: AgentInfo, events: Sequence[pb.Event], now_ns: int
+    ) -> tuple[int, list[_Linked]]:
         """Insert events not seen before (by id). Returns how many were written, and the
-        (rowid, event, candidates) of those written that feed alerts.
+        (rowid, event, candidates, correlation observation) of those written that feed
+        alerts or correlation rules.
 
-        Most events feed no alert: they go in one executemany (the hot path); the few that
+        Most events feed neither: they go in one bulk insert (the hot path); the few that
         do are inserted one by one for their rowid, which the alert's evidence links to."""
         plain = []
-        alerting: list[tuple[pb.Event, list[AlertCandidate]]] = []
+        alerting: list[tuple[pb.Event, list[AlertCandidate], Observation | None]] = []
         for event in events:
             cands = candidates_for(agent.tenant, agent.agent_id, agent.hostname, event)
-            if cands:
-                alerting.append((event, cands))
+            seen = self.correlator.match(agent.tenant, agent.agent_id, agent.hostname, event)
+            if cands or seen:
+                alerting.append((event, cands, seen))
             else:
                 plain.append(self._event_row(agent, event, now_ns))
-        before = c.total_changes
-        c.executemany(self._INSERT_EVENT, plain)
-        written = c.total_changes - before
+        written = c.insert_new("events", self._EVENT_COLUMNS, plain)
         linked = []
-        for event, cands in alerting:
-            cur = c.execute(self._INSERT_EVENT, self._event_row(agent, event, now_ns))
-            if cur.rowcount == 1 and cur.lastrowid is not None:
+        for event, cands, seen in alerting:
+            row = c.execute(
+                self._INSERT_EVENT + " RETURNING rowid", self._event_row(agent, event, now_ns)
+            ).fetchone()
+            if row is not None:
                 written += 1
-                linked.append((cur.lastrowid, event, cands))
+                linked.append((int(row[0]), event, cands, seen))
         return written, linked
 
     @staticmethod
@@ -659,83 +802,72 @@ class SQLiteStore:
 
     def _apply_alerts(
         self,
-        c: sqlite3.Connection,
+        c: Connection,
         agent: AgentInfo,
-        linked: list[tuple[int, pb.Event, list[AlertCandidate]]],
+        linked: list[_Linked],
         now_ns: int,
     ) -> tuple[list[int], list[int]]:
         opened: list[int] = []
         updated: list[int] = []
-        for rowid, event, cands in linked:
+        windows = _Windows(c)
+        for rowid, event, cands, seen in linked:
             seen_ns = event.host_time_ns or now_ns
+            outcomes = []
+            hidden = 0
             for cand in cands:
                 if cand.incident:
                     cand = self._regroup_page(c, agent, cand, now_ns)
                 if self._suppressed(c, agent, cand, seen_ns):
+                    hidden += 1
                     continue
                 outcome = (
                     self._incident(c, agent, cand, seen_ns, now_ns)
                     if cand.incident
                     else self._upsert_alert(c, agent, cand, seen_ns, now_ns)
                 )
-                if outcome is None:
-                    continue
-                alert_id, is_new = outcome
-                c.execute(
-                    "INSERT OR IGNORE INTO alert_events (alert_id, event_rowid) VALUES (?, ?)",
-                    (alert_id, rowid),
-                )
+                if outcome is not None:
+                    c.execute(_LINK_EVIDENCE, (outcome[0], rowid))
+                    outcomes.append(outcome)
+            # An event whose every alert a maintenance window or suppression hid (a page
+            # deployed in a window) is no evidence for correlations either.
+            if seen is not None and not (cands and hidden == len(cands)):
+                for fired in self.correlator.observe(seen, rowid, seen_ns, windows):
+                    outcome = self._correlated(c, fired, seen_ns, now_ns)
+                    if outcome is not None:
+                        outcomes.append(outcome)
+            for alert_id, is_new in outcomes:
                 (opened if is_new else updated).append(alert_id)
-                for kind, value in cand.indicators:
-                    spread = self._campaign(c, agent, kind, value, seen_ns, now_ns)
-                    if spread is not None:
-                        c.execute(
-                            "INSERT OR IGNORE INTO alert_events (alert_id, event_rowid) "
-                            "VALUES (?, ?)",
-                            (spread[0], rowid),
-                        )
-                        (opened if spread[1] else updated).append(spread[0])
         return opened, [a for a in dict.fromkeys(updated) if a not in opened]
 
-    def _campaign(
-        self,
-        c: sqlite3.Connection,
-        agent: AgentInfo,
-        kind: str,
-        value: str,
-        seen_ns: int,
-        now_ns: int,
+    def _correlated(
+        self, c: Connection, fired: Fired, seen_ns: int, now_ns: int
     ) -> tuple[int, bool] | None:
-        """Record an indicator; once it is on two or more hosts, feed the fleet alert (MSP
-        scope: host names of several tenants appear together only there)."""
-        c.execute(
-            "INSERT OR IGNORE INTO indicators (kind, value, agent_id, tenant, first_seen_ns) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (kind, value, agent.agent_id, agent.tenant, seen_ns),
-        )
-        hosts, tenants = c.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT tenant) FROM indicators WHERE kind = ? AND value = ?",
-            (kind, value),
-        ).fetchone()
-        if hosts < 2:
+        """Feed a correlation's result to its alert (the host's incident, a tenant alert, or
+        a campaign in the MSP scope, whose host list names the hosts of every tenant) and
+        link every event of its window as evidence."""
+        placed = correlated(fired)
+        scope = AgentInfo(placed.agent_id, placed.tenant, placed.hostname)
+        cand = placed.candidate
+        if self._suppressed(c, scope, cand, seen_ns):
             return None
-        scope = AgentInfo(MSP_SCOPE, MSP_SCOPE, agent.hostname)
-        outcome = self._upsert_alert(
-            c, scope, campaign(kind, value, hosts, tenants), seen_ns, now_ns, retitle=True
+        fleet = placed.tenant == MSP_SCOPE
+        outcome = (
+            self._incident(c, scope, cand, seen_ns, now_ns)
+            if cand.incident
+            else self._upsert_alert(c, scope, cand, seen_ns, now_ns, retitle=fleet)
         )
-        names = [
-            r[0]
-            for r in c.execute(
-                "SELECT DISTINCT a.hostname FROM indicators i JOIN agents a ON a.id = i.agent_id "
-                "WHERE i.kind = ? AND i.value = ? ORDER BY a.hostname",
-                (kind, value),
-            )
-        ]
-        c.execute("UPDATE alerts SET hosts = ? WHERE id = ?", (json.dumps(names), outcome[0]))
+        if outcome is None:
+            return None
+        c.executemany(_LINK_EVIDENCE, [(outcome[0], ref) for ref in fired.evidence])
+        if fleet:
+            row = c.execute("SELECT hosts FROM alerts WHERE id = ?", (outcome[0],)).fetchone()
+            assert row is not None
+            names = sorted(set(json.loads(row["hosts"])) | set(fired.hostnames))
+            c.execute("UPDATE alerts SET hosts = ? WHERE id = ?", (json.dumps(names), outcome[0]))
         return outcome
 
     def _suppressed(
-        self, c: sqlite3.Connection, agent: AgentInfo, cand: AlertCandidate, seen_ns: int
+        self, c: Connection, agent: AgentInfo, cand: AlertCandidate, seen_ns: int
     ) -> bool:
         """An active maintenance window hides clean page changes and sensor noise of its
         host; a suppression rule hides what matches its rule and path. Never bad content."""
@@ -780,13 +912,14 @@ class SQLiteStore:
         if kind == "suppress" and not (rule or path_glob):
             raise StoreError("a suppression needs a rule or a path pattern (or use maintenance)")
         with self._lock:
-            cur = self._conn.execute(
+            row = self._conn.execute(
                 "INSERT INTO suppressions (tenant, kind, host, rule, path_glob, starts_ns, "
-                "ends_ns, reason, created_by, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "ends_ns, reason, created_by, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (tenant, kind, host, rule, path_glob, starts_ns, ends_ns, reason, actor, now_ns),
-            )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def list_suppressions(self, *, tenant: str | None = None) -> list[dict[str, Any]]:
         sql = (
@@ -805,7 +938,7 @@ class SQLiteStore:
 
     def _page(
         self,
-        c: sqlite3.Connection,
+        c: Connection,
         tenant: str,
         alert_id: int,
         fingerprint: str,
@@ -825,7 +958,7 @@ class SQLiteStore:
         )
 
     def _resolve_where(
-        self, c: sqlite3.Connection, where: str, args: tuple[Any, ...], comment: str, now_ns: int
+        self, c: Connection, where: str, args: tuple[Any, ...], comment: str, now_ns: int
     ) -> None:
         """Resolve matching open alerts automatically (the condition ended), and tell the
         channels that follow status (PagerDuty)."""
@@ -840,8 +973,11 @@ class SQLiteStore:
             )
 
     @staticmethod
-    def _open_alert(c: sqlite3.Connection, tenant: str, fingerprint: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = c.execute(
+    def _open_alert(c: Connection, tenant: str, fingerprint: str) -> Row | None:
+        """The unresolved alert of ``fingerprint``; its lock is held to the end of the
+        transaction, so another collector cannot open a second one meanwhile."""
+        c.lock("alert", tenant, fingerprint)
+        row: Row | None = c.execute(
             "SELECT id, severity, tags, hosts, details, last_seen_ns, updated_ns FROM alerts "
             "WHERE tenant = ? AND fingerprint = ? AND status != 'resolved'",
             (tenant, fingerprint),
@@ -849,7 +985,7 @@ class SQLiteStore:
         return row
 
     def _regroup_page(
-        self, c: sqlite3.Connection, agent: AgentInfo, cand: AlertCandidate, now_ns: int
+        self, c: Connection, agent: AgentInfo, cand: AlertCandidate, now_ns: int
     ) -> AlertCandidate:
         """The tail of a burst (its last files settle almost alone) still belongs to the
         mass change that its head opened."""
@@ -863,7 +999,7 @@ class SQLiteStore:
 
     def _incident(
         self,
-        c: sqlite3.Connection,
+        c: Connection,
         agent: AgentInfo,
         cand: AlertCandidate,
         seen_ns: int,
@@ -910,7 +1046,7 @@ class SQLiteStore:
 
     def _upsert_alert(
         self,
-        c: sqlite3.Connection,
+        c: Connection,
         agent: AgentInfo,
         cand: AlertCandidate,
         seen_ns: int,
@@ -923,11 +1059,11 @@ class SQLiteStore:
         details (incidents), else the title changes only with a severity rise."""
         row = self._open_alert(c, agent.tenant, cand.fingerprint)
         if row is None:
-            cur = c.execute(
+            inserted = c.execute(
                 """INSERT INTO alerts (tenant, fingerprint, rule, title, severity, status, tags,
                      hosts, details, first_seen_ns, last_seen_ns, event_count, created_ns,
                      updated_ns, agent_id)
-                   VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id""",
                 (
                     agent.tenant,
                     cand.fingerprint,
@@ -943,24 +1079,22 @@ class SQLiteStore:
                     now_ns,
                     agent.agent_id,
                 ),
-            )
-            assert cur.lastrowid is not None
-            self._page(
-                c, agent.tenant, cur.lastrowid, cand.fingerprint, "opened", cand.severity, now_ns
-            )
-            return cur.lastrowid, True
+            ).fetchone()
+            assert inserted is not None
+            alert_id = int(inserted[0])
+            self._page(c, agent.tenant, alert_id, cand.fingerprint, "opened", cand.severity, now_ns)
+            return alert_id, True
         tags = sorted(set(json.loads(row["tags"])) | set(cand.tags))
         hosts = sorted(set(json.loads(row["hosts"])) | {agent.hostname})
         details = (
-            cand.details
-            if retitle
-            else json.loads(row["details"])
-            | {k: v for k, v in cand.details.items() if k == "count"}
+            cand.details if retitle else merge_details(json.loads(row["details"]), cand.details)
         )
+        d = c.dialect
         c.execute(
-            """UPDATE alerts SET severity = MAX(severity, ?), tags = ?, hosts = ?,
+            f"""UPDATE alerts SET severity = {d.greatest}(severity, ?), tags = ?, hosts = ?,
                  title = CASE WHEN ? OR ? > severity THEN ? ELSE title END, details = ?,
-                 last_seen_ns = MAX(last_seen_ns, ?), first_seen_ns = MIN(first_seen_ns, ?),
+                 last_seen_ns = {d.greatest}(last_seen_ns, ?),
+                 first_seen_ns = {d.least}(first_seen_ns, ?),
                  event_count = event_count + 1, updated_ns = ? WHERE id = ?""",
             (
                 cand.severity,
@@ -988,6 +1122,51 @@ class SQLiteStore:
             )
         return int(row["id"]), False
 
+    # ------------------------------------------------------------------ retention
+
+    def tenants(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name FROM tenants UNION SELECT tenant FROM agents"
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def prune_events(
+        self, cutoffs_ns: dict[str, int], *, limit: int, keep_evidence: bool = True
+    ) -> int:
+        """Delete up to ``limit`` events received before their tenant's cutoff (tenants
+        not named keep theirs), in one short transaction; returns how many. Events that
+        are evidence of an alert stay while ``keep_evidence``; otherwise their links go
+        too (the alert stays, with its counts and title)."""
+        evidence = (
+            " AND NOT EXISTS (SELECT 1 FROM alert_events ae WHERE ae.event_rowid = e.rowid)"
+            if keep_evidence
+            else ""
+        )
+
+        def work(c: Connection) -> int:
+            ids: list[int] = []
+            for tenant, cutoff in sorted(cutoffs_ns.items()):
+                if len(ids) >= limit:
+                    break
+                ids += [
+                    int(r[0])
+                    for r in c.execute(
+                        "SELECT e.rowid FROM events e WHERE e.tenant = ? AND e.received_ns < ?"
+                        f"{evidence} ORDER BY e.received_ns LIMIT ?",
+                        (tenant, cutoff, limit - len(ids)),
+                    )
+                ]
+            if not ids:
+                return 0
+            marks = ",".join("?" * len(ids))
+            if not keep_evidence:
+                c.execute(f"DELETE FROM alert_events WHERE event_rowid IN ({marks})", ids)
+            return c.execute(f"DELETE FROM events WHERE rowid IN ({marks})", ids).rowcount
+
+        deleted: int = self._retrying(work)
+        return deleted
+
     def count_events(self, *, agent_id: str | None = None) -> int:
         sql = "SELECT COUNT(*) FROM events" + (" WHERE agent_id = ?" if agent_id else "")
         with self._lock:
@@ -1000,7 +1179,7 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ alerts
 
-    def _alert_dict(self, row: sqlite3.Row) -> dict[str, Any]:
+    def _alert_dict(self, row: Row) -> dict[str, Any]:
         evidence = [
             r[0]
             for r in self._conn.execute(
@@ -1064,13 +1243,15 @@ class SQLiteStore:
             raise StoreError(f"unknown status {status!r}")
         with self._lock:
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
+            c.begin()
             try:
                 args: list[Any] = [alert_id]
                 where = "id = ?"
                 if tenant:
                     where, args = "id = ? AND tenant = ?", [alert_id, tenant]
-                before = c.execute(f"SELECT status FROM alerts WHERE {where}", args).fetchone()
+                before = c.execute(
+                    f"SELECT status FROM alerts WHERE {where}{c.dialect.for_update}", args
+                ).fetchone()
                 if before is None:
                     raise NotFound(f"no alert {alert_id}")
                 try:
@@ -1079,7 +1260,7 @@ class SQLiteStore:
                         f"updated_ns = ? WHERE {where}",
                         [status, actor, comment, _now_ns(), *args],
                     )
-                except sqlite3.IntegrityError:
+                except IntegrityError:
                     raise StoreError(
                         f"alert {alert_id} cannot be reopened: a newer open alert has taken "
                         "its place"
@@ -1096,9 +1277,9 @@ class SQLiteStore:
                         row["severity"],
                         _now_ns(),
                     )
-                c.execute("COMMIT")
+                c.commit()
             except BaseException:
-                c.execute("ROLLBACK")
+                c.rollback()
                 raise
             return self._alert_dict(row)
 
@@ -1108,6 +1289,7 @@ class SQLiteStore:
             self._checkpointer.join()
         with self._lock:
             self._conn.close()
+        self.database.close()
 
 
 def _now_ns() -> int:
