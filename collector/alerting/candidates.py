@@ -8,6 +8,7 @@ so an alert is never lost between commit and acknowledgement.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass, field
 
@@ -70,9 +71,6 @@ class AlertCandidate:
     incident: bool = False
     # False: only joins an open incident (a failed attempt is evidence, not a page).
     opens: bool = True
-    # (kind, value) pairs worth matching across hosts and tenants: a shell's hash, an
-    # attacker's address.
-    indicators: tuple[tuple[str, str], ...] = ()
 
 
 def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate) -> AlertCandidate:
@@ -80,7 +78,7 @@ def mass_change(tenant: str, agent_id: str, hostname: str, page: AlertCandidate)
     patch day, or a mass drop): many pages, one page of the on-call phone."""
     root = page.details.get("root", "")
     return AlertCandidate(
-        fingerprint=_fingerprint(tenant, agent_id, "mass", root.lower()),
+        fingerprint=alert_fingerprint(tenant, agent_id, "mass", root.lower()),
         rule=MASS_CHANGE_RULE,
         title=f"Many pages written in web root on {hostname}: {root}",
         severity=pb.SEVERITY_LOW,
@@ -95,7 +93,7 @@ OFFLINE_RULE = "exwatch.sensor.host_offline"
 
 def offline_candidate(tenant: str, agent_id: str, hostname: str) -> AlertCandidate:
     return AlertCandidate(
-        fingerprint=_fingerprint(tenant, agent_id, "offline"),
+        fingerprint=alert_fingerprint(tenant, agent_id, "offline"),
         rule=OFFLINE_RULE,
         title=f"{hostname} stopped reporting",
         severity=pb.SEVERITY_HIGH,
@@ -112,7 +110,7 @@ def patch_candidate(tenant: str, agent_id: str, hostname: str, build: str) -> Al
         return None
     updates = sorted({a.update for a in exposed.values()})
     return AlertCandidate(
-        fingerprint=_fingerprint(tenant, agent_id, "patch"),
+        fingerprint=alert_fingerprint(tenant, agent_id, "patch"),
         rule=PATCH_RULE,
         title=f"{hostname} runs Exchange {build}, exposed to {len(exposed)} exploited CVEs "
         f"(missing {', '.join(updates)})",
@@ -126,20 +124,33 @@ CAMPAIGN_RULE = "exwatch.campaign"
 MSP_SCOPE = "*"  # alerts across tenants: visible to the MSP's own staff only
 
 
-def campaign(kind: str, value: str, hosts: int, tenants: int) -> AlertCandidate:
+def campaign(
+    kind: str,
+    value: str,
+    hosts: int,
+    tenants: int,
+    *,
+    severity: int = pb.SEVERITY_CRITICAL,
+    details: dict[str, str] | None = None,
+) -> AlertCandidate:
     """The same indicator on several hosts: a fleet-wide alert in the MSP's scope."""
-    what = {"sha256": f"file {value[:16]}…", "source_address": f"attacker address {value}"}
+    what = {
+        "sha256": f"file {value[:16]}…",
+        "client_ip": f"attacker address {value}",
+        "user_agent": f"user agent {value[:60]!r}",
+    }
     return AlertCandidate(
-        fingerprint=_fingerprint(MSP_SCOPE, "campaign", kind, value),
+        fingerprint=alert_fingerprint(MSP_SCOPE, "campaign", kind, value),
         rule=CAMPAIGN_RULE,
         title=f"Same {what.get(kind, value)} on {hosts} hosts in {tenants} tenants",
-        severity=pb.SEVERITY_CRITICAL,
+        severity=severity,
         tags=("exwatch.campaign",),
-        details={"kind": kind, "value": value, "hosts": str(hosts), "tenants": str(tenants)},
+        details={"kind": kind, "value": value, "hosts": str(hosts), "tenants": str(tenants)}
+        | (details or {}),
     )
 
 
-def _fingerprint(*parts: str) -> str:
+def alert_fingerprint(*parts: str) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
@@ -180,7 +191,7 @@ def _file_candidate(
     tags = {"attack.persistence", "attack.t1505.003"} if is_page else set()
     tags.update(t for m in event.matches for t in m.tags)
     candidate = AlertCandidate(
-        fingerprint=_fingerprint(tenant, agent_id, "file", f.path.lower()),
+        fingerprint=alert_fingerprint(tenant, agent_id, "file", f.path.lower()),
         rule=PAGE_RULE if bad < pb.SEVERITY_HIGH else BAD_CONTENT_RULE,
         title=title,
         severity=max(bad, pb.SEVERITY_HIGH),
@@ -192,7 +203,6 @@ def _file_candidate(
             "rules": ",".join(m.rule_id for m in event.matches),
         },
         incident=True,
-        indicators=(("sha256", f.sha256),) if bad >= pb.SEVERITY_HIGH and f.sha256 else (),
     )
     if bad < pb.SEVERITY_HIGH and f.burst >= MASS_CHANGE_FILES:
         return mass_change(tenant, agent_id, hostname, candidate)
@@ -230,7 +240,7 @@ def _trace_candidate(
             ("attack.t1505.003",),
         )
     return AlertCandidate(
-        fingerprint=_fingerprint(tenant, agent_id, "trace", f.path.lower()),
+        fingerprint=alert_fingerprint(tenant, agent_id, "trace", f.path.lower()),
         rule=f"exwatch.trace.{f.root_kind}",
         title=f"{title} on {hostname}: {f.path}",
         severity=severity,
@@ -251,16 +261,11 @@ def _match_candidates(
         return []
     top = max(event.matches, key=lambda m: m.severity)
     details = {"rules": ",".join(dict.fromkeys(m.rule_id for m in event.matches))}
-    indicators: tuple[tuple[str, str], ...] = ()
     if event.HasField("log"):
         details |= {"source": event.log.source, "file": event.log.file}
-        fields = event.log.fields
-        address = fields.get("c-ip") or fields.get("ClientIpAddress") or ""
-        if address and severity >= pb.SEVERITY_HIGH:
-            indicators = (("source_address", address),)
     return [
         AlertCandidate(
-            fingerprint=_fingerprint(tenant, agent_id, "match", top.rule_id),
+            fingerprint=alert_fingerprint(tenant, agent_id, "match", top.rule_id),
             rule=top.rule_id,
             title=f"{top.title} on {hostname}",
             severity=severity,
@@ -268,7 +273,6 @@ def _match_candidates(
             details=details,
             incident=True,
             opens=severity >= pb.SEVERITY_HIGH,
-            indicators=indicators,
         )
     ]
 
@@ -282,6 +286,9 @@ SENSOR_ALERTS = {
     "watch_failed": (pb.SEVERITY_HIGH, "A folder cannot be watched"),
     "source_failed": (pb.SEVERITY_HIGH, "A sensor stopped working"),
     "rules_rejected": (pb.SEVERITY_MEDIUM, "A pushed rule bundle was rejected"),
+    # The agent saw IIS serving while a log it tails stopped growing: logging switched off
+    # or redirected, what an intruder covering tracks does.
+    "log_quiet": (pb.SEVERITY_HIGH, "A log went quiet while IIS is serving"),
 }
 
 
@@ -294,7 +301,7 @@ def _sensor_candidate(
         return None
     severity, title = known
     return AlertCandidate(
-        fingerprint=_fingerprint(tenant, agent_id, "sensor", s.sensor, s.kind),
+        fingerprint=alert_fingerprint(tenant, agent_id, "sensor", s.sensor, s.kind),
         rule=f"exwatch.sensor.{s.kind}",
         title=f"{title} on {hostname} ({s.sensor})",
         severity=severity,
@@ -303,10 +310,84 @@ def _sensor_candidate(
     )
 
 
+ACCOUNTS_LISTED = 200  # affected accounts kept on one alert; "accounts_total" says all
+# Group-by fields that name an account, in the log formats the agent reads (compared
+# case-folded): a brute force grouped by one of them is against that account.
+ACCOUNT_FIELDS = frozenset({"cs-username", "authenticateduser", "userid", "user", "username"})
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def affected_accounts(c: pb.CorrelationEvent) -> list[str]:
+    """The accounts an agent's count is about: those it grouped by (a brute force against
+    one account, one account from many addresses), else the values it counted (a spray),
+    unless those are addresses."""
+    named = {v for k, v in c.group.items() if k.casefold() in ACCOUNT_FIELDS and v not in ("", "-")}
+    if named:
+        return sorted(named)
+    if all(_is_address(v) for v in c.values):
+        return []
+    return sorted(set(c.values) - {"", "-"})
+
+
+def _account_abuse_candidate(
+    tenant: str, agent_id: str, hostname: str, event: pb.Event
+) -> AlertCandidate | None:
+    """An agent's count over many log records (a password spray, a brute force run): the
+    alert lists the accounts it touched, whose passwords the customer should change."""
+    if not event.matches:
+        return None
+    c = event.correlation
+    top = max(event.matches, key=lambda m: m.severity)
+    accounts = affected_accounts(c)
+    group = ", ".join(f"{k}={v}" for k, v in sorted(c.group.items()))
+    return AlertCandidate(
+        fingerprint=alert_fingerprint(tenant, agent_id, "accounts", top.rule_id, group),
+        rule=top.rule_id,
+        title=f"{top.title} on {hostname}"
+        + (f": {len(accounts)} accounts" if len(accounts) > 1 else ""),
+        severity=top.severity,
+        tags=tuple(sorted({t for m in event.matches for t in m.tags})),
+        details={
+            "accounts": ", ".join(accounts[:ACCOUNTS_LISTED]),
+            "accounts_total": str(len(accounts)),
+            "count": str(c.count),
+            "group": group,
+            "values": "" if accounts == sorted(c.values) else ", ".join(c.values),
+            "source": c.source,
+            "files": ", ".join(c.files),
+            "lines": ", ".join(str(n) for n in c.lines),
+        },
+    )
+
+
+def merge_details(existing: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """Details of an open alert fed by one more event: the latest count, and the union of
+    the accounts seen so far (a spray that goes on touches more of them)."""
+    merged = existing | {k: v for k, v in new.items() if k == "count"}
+    if "accounts" in new:
+        texts = (existing.get("accounts", ""), new["accounts"])
+        accounts = sorted({a for text in texts for a in text.split(", ")} - {""})
+        merged["accounts"] = ", ".join(accounts[:ACCOUNTS_LISTED])
+        merged["accounts_total"] = str(
+            max(len(accounts), int(existing.get("accounts_total", "0") or 0))
+        )
+    return merged
+
+
 def candidates_for(
     tenant: str, agent_id: str, hostname: str, event: pb.Event
 ) -> list[AlertCandidate]:
     """Every alert this one event opens or feeds."""
+    if event.HasField("correlation"):
+        candidate = _account_abuse_candidate(tenant, agent_id, hostname, event)
+        return [candidate] if candidate else []
     if event.HasField("file"):
         candidate = _file_candidate(tenant, agent_id, hostname, event)
         return [candidate] if candidate else []
