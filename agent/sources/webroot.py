@@ -165,6 +165,8 @@ class WebRootMonitor:
         self.ready = threading.Event()  # set once the first snapshot diff is done
         self.events_reported = 0
         self.missed_by_os = 0
+        # Set by the budget governor: periodic rescans come this many times less often.
+        self.rescan_slowdown = 1.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -285,7 +287,7 @@ class WebRootMonitor:
         except Exception:
             log.exception("startup scan failed")
         self.ready.set()
-        next_rescan = time.monotonic() + self.rescan_seconds
+        last_rescan = time.monotonic()
         next_health = time.monotonic() + 1.0
         while not self._stop.is_set():
             try:
@@ -294,10 +296,11 @@ class WebRootMonitor:
                 if now >= next_health:
                     self._check_roots()
                     next_health = now + 1.0
-                if now >= next_rescan or self._rescan_now.is_set():
+                due = last_rescan + self.rescan_seconds * self.rescan_slowdown
+                if now >= due or self._rescan_now.is_set():
                     self._rescan_now.clear()
                     self._rescan(startup=False)
-                    next_rescan = time.monotonic() + self.rescan_seconds
+                    last_rescan = time.monotonic()
             except Exception:  # never let one bad file stop the sensor
                 log.exception("web-root worker error")
             with self._wake:
