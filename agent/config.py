@@ -5,6 +5,7 @@ Relative paths in the file are taken relative to the file's own folder.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 import tomllib
@@ -82,6 +83,14 @@ class LogsSection:
     lookback_days: float = 7.0
     # Ship every log record, not only those a rule matched (much more traffic).
     ship_all_records: bool = False
+    # An IIS or HttpProxy log folder that was being written and then sees no new line for
+    # this long, while IIS is evidently serving, is reported (logging switched off or the
+    # folder redirected: what an intruder covering tracks does). IIS buffers up to a minute.
+    quiet_seconds: float = 1800.0
+    # IIS is serving when one of these processes holds an established TCP connection on one
+    # of the site ports (or another watched log folder is still growing).
+    iis_workers: tuple[str, ...] = ("w3wp.exe",)
+    site_ports: tuple[int, ...] = (80, 443, 444)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,32 @@ class EventLogSection:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetSection:
+    # The agent's own CPU use, in percent of one core, averaged over ``sample_seconds``.
+    cpu_percent: float = 10.0
+    # The agent's resident memory.
+    memory_mb: int = 256
+    # Over either budget, the least valuable work is slowed first: retro-hunts and rescans,
+    # then process polling, then log polling; web-root watching never.
+    sample_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RespondSection:
+    # A file the collector asks for is sent only up to this size. Keep it below the
+    # collector's max_message_bytes (16 MiB by default), less room for the message around it.
+    collect_max_bytes: int = 15 * 1024 * 1024
+    # Networks that stay reachable while the host is isolated, besides loopback and the
+    # collector (the MSP's management hosts, a jump box): addresses or CIDR networks.
+    management: tuple[str, ...] = ()
+    # The widest network (prefix length) an isolate command may add to the allowed ones.
+    widest_allow_v4: int = 24
+    widest_allow_v6: int = 64
+    # The longest isolation, address block or web-access cut a command may ask for.
+    max_minutes: int = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
 class SpoolSection:
     max_bytes: int = 256 * 1024 * 1024
     batch_max_events: int = 500
@@ -129,6 +164,8 @@ class AgentConfig:
     processes: ProcessesSection = field(default_factory=ProcessesSection)
     eventlog: EventLogSection = field(default_factory=EventLogSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
+    budget: BudgetSection = field(default_factory=BudgetSection)
+    respond: RespondSection = field(default_factory=RespondSection)
     data_dir: Path = Path("var/agent")
     heartbeat_seconds: float = 30.0
 
@@ -238,6 +275,16 @@ def validate(config: AgentConfig) -> None:
 
     if config.collector.address:
         parse_address(config.collector.address)
+    for port in config.logs.site_ports:
+        if port > 65535:
+            raise ConfigError(f"{port} is not a TCP port", key="logs.site_ports")
+    for network in config.respond.management:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{network!r} is not an IP address or CIDR network", key="respond.management"
+            ) from None
     for ext in config.webroots.ignore_extensions:
         if not ext.startswith("."):
             raise ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -12,17 +13,23 @@ from pathlib import Path
 import psutil
 
 from agent import identity
+from agent.budget import BudgetGovernor, Step, release_memory
 from agent.bundles import BundleError, bundle_folders, write_bundle
+from agent.compile_apart import load_scanner_apart
 from agent.config import AgentConfig
 from agent.content import ContentScanner
 from agent.errors import AgentError, ConfigError
 from agent.events import sensor_event
 from agent.exchange_build import detect_exchange_build
 from agent.layout import watched_roots
+from agent.logs.formats import LogFormat
 from agent.logs.locations import default_log_globs
+from agent.respond.backends import host_containment
+from agent.respond.collect import FileCollector, collect_roots
 from agent.respond.commands import CommandHandler
 from agent.respond.quarantine import Vault
 from agent.sigma import SigmaRuleSet
+from agent.sources.logquiet import QuietLogWatch
 from agent.sources.logs import LogMonitor
 from agent.sources.processes import ProcessMonitor
 from agent.sources.webroot import WebRootMonitor, hash_only, scanning_analyzer
@@ -33,6 +40,13 @@ from agent.winevent.source import EventLogSource
 from protos import exwatch_pb2 as pb
 
 log = logging.getLogger("exwatch.agent")
+
+# How much slower the budget governor makes what it slows.
+SLOWDOWN = 4.0
+
+Source = (
+    WebRootMonitor | LogMonitor | QuietLogWatch | ProcessMonitor | EventLogSource | BudgetGovernor
+)
 
 
 class Agent:
@@ -84,15 +98,27 @@ class Agent:
             analyzer=scanning_analyzer(self.scanner) if self.scanner else hash_only,
         )
         ls = config.logs
+        log_globs = default_log_globs(config.exchange_root, config.inetpub)
         self.logs = (
             LogMonitor(
-                default_log_globs(config.exchange_root, config.inetpub),
+                log_globs,
                 self.db,
                 self.spool,
                 self.ruleset,
                 poll_seconds=ls.poll_seconds,
                 lookback_days=ls.lookback_days,
                 ship_all=ls.ship_all_records,
+            )
+            if ls.enabled
+            else None
+        )
+        self.quiet_logs = (
+            QuietLogWatch(
+                log_globs[LogFormat.IIS] + log_globs[LogFormat.HTTPPROXY],
+                self.spool.put,
+                quiet_seconds=ls.quiet_seconds,
+                workers=ls.iis_workers,
+                site_ports=ls.site_ports,
             )
             if ls.enabled
             else None
@@ -117,6 +143,7 @@ class Agent:
             if config.eventlog.enabled and sys.platform == "win32"
             else None
         )
+        self.containment = host_containment(config, address, self.spool.put)
         self.transport = Transport(
             address,
             self.spool,
@@ -127,6 +154,13 @@ class Agent:
                 Vault(config.data_dir / "quarantine", [r.path for r in self.roots]),
                 self.spool.put,
                 self.webroot.request_rescan,
+                files=FileCollector(
+                    collect_roots(
+                        self.roots, default_log_globs(config.exchange_root, config.inetpub)
+                    ),
+                    max_bytes=config.respond.collect_max_bytes,
+                ),
+                containment=self.containment,
             ),
             rules_version=self.rules_version,
             heartbeat=self.heartbeat,
@@ -135,9 +169,51 @@ class Agent:
             batch_max_bytes=config.spool.batch_max_bytes,
             max_in_flight=config.spool.max_in_flight,
         )
+        self.budget = BudgetGovernor(
+            self._budget_steps(),
+            self.spool.put,
+            cpu_percent=config.budget.cpu_percent,
+            memory_mb=config.budget.memory_mb,
+            sample_seconds=config.budget.sample_seconds,
+        )
         self._process = psutil.Process()
         self._process.cpu_percent()  # first call primes the counter
         self._started = time.monotonic()
+
+    def _budget_steps(self) -> list[Step]:
+        """What the governor may slow, least valuable first. Web-root watching is not here:
+        only its periodic rescans are."""
+        webroot, logs, processes = self.webroot, self.logs, self.processes
+
+        def slow_background() -> None:
+            webroot.rescan_slowdown = SLOWDOWN
+            if logs is not None:
+                logs.hunt_duty = 1 / SLOWDOWN
+
+        def restore_background() -> None:
+            webroot.rescan_slowdown = 1.0
+            if logs is not None:
+                logs.hunt_duty = 1.0
+
+        steps = [Step("retro-hunts and rescans", slow_background, restore_background)]
+        if processes is not None:
+            interval = processes.interval
+            steps.append(
+                Step(
+                    "process polling",
+                    lambda: setattr(processes, "interval", interval * SLOWDOWN),
+                    lambda: setattr(processes, "interval", interval),
+                )
+            )
+        if logs is not None:
+            steps.append(
+                Step(
+                    "log polling",
+                    lambda: setattr(logs, "poll_slowdown", SLOWDOWN),
+                    lambda: setattr(logs, "poll_slowdown", 1.0),
+                )
+            )
+        return steps
 
     def _load_rules(
         self, bundle: Path | None, *, strict: bool
@@ -151,7 +227,7 @@ class Agent:
         cs = self.config.content
         if not cs.enabled:
             return ruleset, None
-        scanner = ContentScanner.load(
+        scanner = load_scanner_apart(
             [*cs.rules, *yara_extra], max_bytes=cs.max_scan_bytes, timeout_s=cs.timeout_seconds
         )
         for problem in scanner.problems:
@@ -226,8 +302,10 @@ class Agent:
             sensors=[s.sensor_status() for s in self._sources()],
         )
 
-    def _sources(self) -> list[WebRootMonitor | LogMonitor | ProcessMonitor | EventLogSource]:
-        sources = (self.webroot, self.logs, self.processes, self.eventlog)
+    def _sources(self) -> list[Source]:
+        sources = (
+            self.webroot, self.logs, self.quiet_logs, self.processes, self.eventlog, self.budget,
+        )  # fmt: skip
         return [s for s in sources if s is not None]
 
     def start(self) -> None:
@@ -240,17 +318,29 @@ class Agent:
             )
         for source in self._sources():
             source.start()
+        self.containment.resume()  # lift what ran out while the agent was down
         self.transport.start()
 
     def stop(self) -> None:
         for source in self._sources():
             source.stop()
         self.transport.stop()
+        self.containment.close()
         self.db.close()
 
     def run(self, stop: threading.Event) -> None:
         self.start()
         try:
+            self._settle(stop)
             stop.wait()
         finally:
             self.stop()
+
+    def _settle(self, stop: threading.Event) -> None:
+        """Once the start-up baseline and hunt are done, hand their transient memory back."""
+        for ready in (self.webroot.ready, self.logs.ready if self.logs else None):
+            while ready is not None and not ready.wait(1.0):
+                if stop.is_set():
+                    return
+        release_memory()
+        gc.freeze()  # what is left is long-lived: later collections need not walk it again

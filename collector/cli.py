@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,11 +16,20 @@ from collector.config import load_config
 from collector.console import bootstrap_admin
 from collector.console.cli import alert_assign, alert_comment
 from collector.console.cli import register as register_console_commands
+from collector.console.containment import (
+    decide,
+    list_requests,
+    request_containment,
+    set_approval_policy,
+)
+from collector.console.data import ConsoleError, cli_principal
+from collector.containment import APPROVABLE, DEFAULT_MINUTES, MAX_MINUTES, containment_request
 from collector.errors import CollectorError
 from collector.notify.cli import notifications
 from collector.notify.routes import Routes
 from collector.output import emit
-from collector.store import SQLiteStore
+from collector.store import Store, open_database
+from collector.store.backend import Connection
 
 DATA_DIR_HELP = "Collector data folder (default ./var)."
 
@@ -27,7 +37,7 @@ DATA_DIR_HELP = "Collector data folder (default ./var)."
 @contextlib.contextmanager
 def _store(
     data_dir: Path | None, config: Path | None, *, create: bool = False
-) -> Iterator[SQLiteStore]:
+) -> Iterator[Store]:
     """The store for one command; its errors become the command's error message."""
     store = _open_store(data_dir, config, create=create)
     try:
@@ -38,19 +48,25 @@ def _store(
         store.close()
 
 
-def _open_store(data_dir: Path | None, config: Path | None, *, create: bool = False) -> SQLiteStore:
+def _open_store(data_dir: Path | None, config: Path | None, *, create: bool = False) -> Store:
     cfg = load_config(config, data_dir=data_dir)
-    if not create and not cfg.store_path.exists():
-        raise click.ClickException(
-            f"no collector store at {cfg.store_path}; start one with 'exwatch-collector serve' "
-            "or pass --data-dir"
-        )
+    database = open_database(cfg.store_target)
     try:
+        if not create and not database.exists():
+            raise click.ClickException(
+                f"no collector store at {database}; start one with 'exwatch-collector serve' "
+                "or pass --data-dir"
+            )
         routes = Routes.from_config(cfg.notify or None)
+        # With the config's routes, a status change made here pages like one made in the
+        # console.
+        return Store(database, routes=routes)
     except CollectorError as exc:
+        database.close()
         raise click.ClickException(str(exc)) from exc
-    # With the config's routes, a status change made here pages like one made in the console.
-    return SQLiteStore(cfg.store_path, routes=routes)
+    except BaseException:
+        database.close()
+        raise
 
 
 @click.group()
@@ -106,7 +122,7 @@ def serve(
             insecure_loopback=insecure_loopback,
         )
         if cfg.console_listen:
-            first = bootstrap_admin(cfg.store_path)
+            first = bootstrap_admin(cfg.store_target)
             if first:
                 click.echo(
                     f"console: first admin account {first[0]!r}, password {first[1]!r} "
@@ -487,6 +503,54 @@ def rescan(agent_id: str, reason: str, actor: str, data_dir: Path | None) -> Non
 
 
 @main.command()
+@click.argument("agent_id", metavar="AGENT")
+@click.argument("path")
+@_REASON
+@_BY
+@_DATA
+def collect(agent_id: str, path: str, reason: str, actor: str, data_dir: Path | None) -> None:
+    """Have AGENT send the file at PATH (inside its web roots, staging or log folders) as
+    evidence; the collector keeps it inert, for 'incident export'. Nothing changes on the host."""
+    _queue(agent_id, "collect", path, reason, actor, data_dir)
+
+
+@main.group()
+def incident() -> None:
+    """Incidents (alerts) and their evidence, for responders."""
+
+
+@incident.command("export")
+@click.argument("alert_id", type=int)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The archive to write (default incident-ALERT_ID.zip here).",
+)
+@_BY
+@_DATA
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
+def incident_export(
+    alert_id: int, out: Path | None, actor: str, data_dir: Path | None, config_path: Path | None
+) -> None:
+    """Write one zip with the incident's timeline (JSON and HTML), every evidence event,
+    the collected and quarantined files (inert, hashed), each host's inventory and patch
+    status, the alert's history and a manifest of SHA-256s."""
+    from collector.export import export_to_file
+
+    target = out or Path(f"incident-{alert_id}.zip")
+    try:
+        manifest = export_to_file(
+            load_config(config_path, data_dir=data_dir).store_target, alert_id, target, actor=actor
+        )
+    except CollectorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"incident {alert_id}: {len(manifest['members']) + 1} members, "
+        f"{len(manifest['files'])} files, written to {target}"
+    )
+
+
+@main.command()
 @click.option("--agent", "agent_id", help="Only this agent's commands.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @_DATA
@@ -530,3 +594,156 @@ def rules_push(folders: tuple[Path, ...], tenant: str, actor: str, data_dir: Pat
         bundle = build_bundle(list(folders))
         store.set_rule_bundle(tenant, bundle, actor=actor, now_ns=time.time_ns())
     click.echo(f"bundle {bundle.version} ({len(bundle.files)} files) in force for {tenant}")
+
+
+# ---------------------------------------------------------------- containment
+
+
+@contextlib.contextmanager
+def _containment_transaction(data_dir: Path | None) -> Iterator[Connection]:
+    """One write transaction on the store for a containment command; a refusal (role,
+    approval, bad input) becomes the command's error and nothing is written."""
+    with _store(data_dir, None) as store:
+        conn = store.database.connect()
+        try:
+            with conn.transaction():
+                yield conn
+        except ConsoleError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            conn.close()
+
+
+@main.group()
+def contain() -> None:
+    """Contain a host: isolate it, block an address, take Exchange web access offline;
+    and approve the requests a tenant makes wait for a second analyst."""
+
+
+def _contain_command(action: str, help_text: str, *, timed: bool, address: bool) -> click.Command:
+    def callback(**options: Any) -> None:
+        agent_id = options["agent_id"]
+        with _containment_transaction(options["data_dir"]) as conn:
+            request = containment_request(
+                action,
+                minutes=options.get("minutes"),
+                allow=options.get("allow", ()),
+                address=options.get("address_text", ""),
+            )
+            principal = cli_principal(options["actor"])
+            queued = request_containment(conn, principal, agent_id, request, options["reason"])
+        if queued["status"] == "awaiting_approval":
+            click.echo(
+                f"{action} for {agent_id} awaits a second analyst's approval as command "
+                f"{queued['command']} ('exwatch-collector contain approve {queued['command']} "
+                "--by USER'); nothing is sent before"
+            )
+        else:
+            click.echo(
+                f"{action} queued as command {queued['command']}; the agent confirms it "
+                "(see 'exwatch-collector commands')"
+            )
+
+    params: list[click.Parameter] = [click.Argument(["agent_id"], metavar="AGENT")]
+    if address:
+        params.append(click.Argument(["address_text"], metavar="ADDRESS"))
+    if timed:
+        params.append(
+            click.Option(
+                ["--minutes"],
+                type=click.IntRange(0, MAX_MINUTES),
+                help="Time limit; it lifts by itself after it (default: "
+                + ("until unblocked)." if address else f"{DEFAULT_MINUTES})."),
+            )
+        )
+    if action == "isolate":
+        params.append(
+            click.Option(
+                ["--allow"],
+                multiple=True,
+                help="Also allowed: an address or CIDR network (repeatable); the collector "
+                "and the agent's management networks always are.",
+            )
+        )
+    params += [
+        click.Option(["--reason"], default="", help="Why (kept with the command)."),
+        click.Option(["--by", "actor"], default="cli", show_default=True, help="Who."),
+        click.Option(
+            ["--data-dir"], type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP
+        ),
+    ]
+
+    return click.Command(action, params=params, callback=callback, help=help_text)
+
+
+for _action, _help, _timed, _address in (
+    ("isolate", "Cut AGENT's host off the network but for the collector and the management "
+     "networks, for --minutes (renewing extends).", True, False),
+    ("release", "Lift AGENT's isolation now.", False, False),
+    ("block", "Drop traffic from and to ADDRESS at AGENT's host firewall.", True, True),
+    ("unblock", "Lift the block of ADDRESS on AGENT's host.", False, True),
+    ("web-offline", "Stop the IIS application pools of Exchange's web front ends (OWA, ECP, "
+     "autodiscover, EWS, ActiveSync, MAPI) on AGENT's host, for --minutes.", True, False),
+    ("web-online", "Start Exchange's web front ends on AGENT's host again.", False, False),
+):  # fmt: skip
+    contain.add_command(_contain_command(_action, _help, timed=_timed, address=_address))
+
+
+def _decide(command_id: str, actor: str, data_dir: Path | None, *, approve: bool) -> None:
+    with _containment_transaction(data_dir) as conn:
+        done = decide(conn, cli_principal(actor), command_id, approve=approve)
+    sent = "; the command is sent to the agent" if approve else ""
+    click.echo(f"{done['action']} for {done['agent_id']} {done['status']} by {actor}{sent}")
+
+
+@contain.command("approve")
+@click.argument("command_id")
+@_BY
+@_DATA
+def contain_approve(command_id: str, actor: str, data_dir: Path | None) -> None:
+    """Approve a request awaiting a second analyst (not your own): it is sent then."""
+    _decide(command_id, actor, data_dir, approve=True)
+
+
+@contain.command("refuse")
+@click.argument("command_id")
+@_BY
+@_DATA
+def contain_refuse(command_id: str, actor: str, data_dir: Path | None) -> None:
+    """Refuse (or, as its requester, withdraw) a request awaiting approval."""
+    _decide(command_id, actor, data_dir, approve=False)
+
+
+@contain.command("requests")
+@click.option("--agent", "agent_id", help="Only this agent's requests.")
+@click.option("--all", "every", is_flag=True, help="Decided ones too, not only those waiting.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_DATA
+def contain_requests(agent_id: str | None, every: bool, fmt: str, data_dir: Path | None) -> None:
+    """Containment requests that need (or needed) a second analyst's approval."""
+    with _containment_transaction(data_dir) as conn:
+        rows = list_requests(
+            conn, cli_principal("cli"), agent_id=agent_id, status=None if every else "awaiting"
+        )
+    emit(rows, fmt, ["id", "agent_id", "action", "argument", "status", "requested_by",
+                     "decided_by", "reason"])  # fmt: skip
+
+
+@contain.command("policy")
+@click.argument("tenant")
+@click.option(
+    "--require",
+    "actions",
+    multiple=True,
+    type=click.Choice(APPROVABLE),
+    help="An action that needs a second analyst in TENANT (repeatable); none given: none does.",
+)
+@_BY
+@_DATA
+def contain_policy(
+    tenant: str, actions: tuple[str, ...], actor: str, data_dir: Path | None
+) -> None:
+    """Set which containment actions of TENANT wait for a second analyst's approval."""
+    with _containment_transaction(data_dir) as conn:
+        now = set_approval_policy(conn, cli_principal(actor), tenant, list(actions))
+    click.echo(f"{tenant}: " + (f"{', '.join(now)} need approval" if now else "no approvals"))

@@ -11,6 +11,42 @@ from typing import Any
 from collector.errors import ConfigError
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+DAY_NS = 86_400 * 10**9
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """[store]: where the store lives. No DSN: a SQLite file in data_dir. A PostgreSQL DSN
+    (``postgresql://user:password@host/db``) lets several collectors share one store; its
+    password is never logged."""
+
+    dsn: str = ""
+    max_connections: int = 8  # PostgreSQL connections per pool (store, console, notify)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """[retention]: events older than ``events_days`` are deleted (0: kept forever), per
+    tenant where ``[retention.tenants]`` names a number of days. Events that are evidence
+    of an alert stay while ``keep_alert_evidence`` (alerts themselves are never pruned)."""
+
+    events_days: int = 0
+    tenants: dict[str, int] = field(default_factory=dict)
+    keep_alert_evidence: bool = True
+    batch_size: int = 1000  # events deleted per short transaction: ingest never waits long
+    interval_seconds: float = 60.0
+
+    def cutoffs_ns(self, tenants: list[str], now_ns: int) -> dict[str, int]:
+        """Per tenant, the received time before which its events go (tenants kept
+        forever are left out)."""
+        out: dict[str, int] = {}
+        for tenant in tenants:
+            days = self.tenants.get(tenant, self.events_days)
+            if days > 0:
+                out[tenant] = now_ns - days * DAY_NS
+        return out
+
+
 DEFAULT_ENROLL_LISTEN = "127.0.0.1:50052"
 
 
@@ -37,10 +73,18 @@ class CollectorConfig:
     max_batch_events: int = 5000
     # Alert routing: channels and routes (the [notify] table; see collector.sample.toml).
     notify: dict[str, Any] = field(default_factory=dict)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     @property
     def store_path(self) -> Path:
+        """The SQLite file (when no PostgreSQL DSN is set)."""
         return self.data_dir / "exwatch.db"
+
+    @property
+    def store_target(self) -> Path | str:
+        """What the store opens: the PostgreSQL DSN if one is set, else the SQLite file."""
+        return self.store.dsn or self.store_path
 
     @property
     def pki_path(self) -> Path:
@@ -100,9 +144,82 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
             raise ConfigError(
                 "must be a positive integer", key=key, file=str(path) if path else None
             )
+    if "store" in values:
+        values["store"] = _store_config(values["store"], path)
+    if "retention" in values:
+        values["retention"] = _retention_config(values["retention"], path)
     config = CollectorConfig(**values)
     parse_listen(config.listen)
     parse_listen(config.enroll_listen, "enroll_listen")
     if config.console_listen:
         parse_listen(config.console_listen, "console_listen")
     return config
+
+
+def _table(raw: Any, key: str, cls: type[Any], path: Path | None) -> dict[str, Any]:
+    if isinstance(raw, cls):
+        return {f.name: getattr(raw, f.name) for f in fields(cls)}
+    if not isinstance(raw, dict):
+        raise ConfigError("must be a table", key=key, file=str(path) if path else None)
+    known = {f.name for f in fields(cls)}
+    for name in raw:
+        if name not in known:
+            raise ConfigError(
+                f"unknown setting; known: {', '.join(sorted(known))}",
+                key=f"{key}.{name}",
+                file=str(path) if path else None,
+            )
+    return dict(raw)
+
+
+def _positive(value: Any, key: str, path: Path | None, *, zero: bool = False) -> None:
+    ok = (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (value >= 0 if zero else value > 0)
+    )
+    if not ok:
+        what = "a whole number of 0 or more" if zero else "a positive integer"
+        raise ConfigError(f"must be {what}", key=key, file=str(path) if path else None)
+
+
+def _store_config(raw: Any, path: Path | None) -> StoreConfig:
+    values = _table(raw, "store", StoreConfig, path)
+    dsn = values.get("dsn", "")
+    if not isinstance(dsn, str) or (dsn and not dsn.startswith(("postgresql://", "postgres://"))):
+        raise ConfigError(
+            "must be a postgresql:// URL (or empty for SQLite in data_dir)",
+            key="store.dsn",
+            file=str(path) if path else None,
+        )
+    _positive(values.get("max_connections", 8), "store.max_connections", path)
+    return StoreConfig(**values)
+
+
+def _retention_config(raw: Any, path: Path | None) -> RetentionConfig:
+    values = _table(raw, "retention", RetentionConfig, path)
+    _positive(values.get("events_days", 0), "retention.events_days", path, zero=True)
+    _positive(values.get("batch_size", 1000), "retention.batch_size", path)
+    interval = values.get("interval_seconds", 60.0)
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or interval <= 0:
+        raise ConfigError(
+            "must be a positive number",
+            key="retention.interval_seconds",
+            file=str(path) if path else None,
+        )
+    values["interval_seconds"] = float(interval)
+    if not isinstance(values.get("keep_alert_evidence", True), bool):
+        raise ConfigError(
+            "must be true or false",
+            key="retention.keep_alert_evidence",
+            file=str(path) if path else None,
+        )
+    tenants = values.get("tenants", {})
+    if not isinstance(tenants, dict):
+        raise ConfigError(
+            "must be a table", key="retention.tenants", file=str(path) if path else None
+        )
+    for tenant, days in tenants.items():
+        _positive(days, f"retention.tenants.{tenant}", path, zero=True)
+    values["tenants"] = dict(tenants)
+    return RetentionConfig(**values)

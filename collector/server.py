@@ -18,12 +18,14 @@ from collector.console import (
     start_console,
     stop_console,
 )
-from collector.errors import ConfigError
+from collector.containment import COMMAND_KINDS as CONTAINMENT_KINDS
+from collector.containment import build_command, collector_addresses
+from collector.errors import ConfigError, StoreError
 from collector.ingest import IngestService
 from collector.notify.routes import Routes
 from collector.notify.worker import NotifyWorker
 from collector.pki import PKIPaths
-from collector.store import SQLiteStore
+from collector.store import Store, open_database
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
 
@@ -68,8 +70,9 @@ class CollectorServer:
                 )
         self.config = config
         self.routes = Routes.from_config(config.notify or None)
-        self.store = SQLiteStore(config.store_path, background_checkpoints=True, routes=self.routes)
-        self.notifier = NotifyWorker(config.store_path, self.routes)
+        database = open_database(config.store_target, max_connections=config.store.max_connections)
+        self.store = Store(database, background_checkpoints=True, routes=self.routes)
+        self.notifier = NotifyWorker(config.store_target, self.routes)
         self.ingest = IngestService(
             self.store,
             max_batch_events=config.max_batch_events,
@@ -133,7 +136,7 @@ class CollectorServer:
             host, port_ = parse_listen(self.config.console_listen, "console_listen")
             app = create_app(
                 ConsoleSettings(
-                    db_path=self.config.store_path,
+                    db_path=self.config.store_target,
                     secure_cookies=self.config.secure_cookies,
                     offline_after_seconds=self.config.offline_after_seconds,
                 ),
@@ -144,13 +147,15 @@ class CollectorServer:
             except OSError as exc:
                 raise ConfigError(f"cannot serve the console: {exc}", key="console_listen") from exc
         self._tasks.append(asyncio.create_task(self._watch_silence()))
+        if self.config.retention.events_days or self.config.retention.tenants:
+            self._tasks.append(asyncio.create_task(self._prune_events()))
         self._tasks.append(asyncio.create_task(self._deliver_commands()))
         log.info(
             "collector listening on %s:%d (%s), store %s",
             self.host,
             port,
             mode,
-            self.config.store_path,
+            self.store.database,  # a DSN is shown without its password
         )
         return port
 
@@ -178,10 +183,15 @@ class CollectorServer:
                 self.store.take_commands, connected, now_ns=time.time_ns()
             ):
                 command = pb.Command(id=row["id"])
-                if row["kind"] == "quarantine":
+                if row["kind"] in CONTAINMENT_KINDS:
+                    own = collector_addresses(self.config.listen)  # always allowed in isolation
+                    command = build_command(row["id"], row["kind"], row["argument"], collector=own)
+                elif row["kind"] == "quarantine":
                     command.quarantine.path = row["argument"]
                 elif row["kind"] == "restore":
                     command.restore.vault_id = row["argument"]
+                elif row["kind"] == "collect":
+                    command.collect_file.path = row["argument"]
                 else:
                     command.rescan.SetInParent()
                 if not self.ingest.deliver(row["agent_id"], command):
@@ -209,6 +219,32 @@ class CollectorServer:
                 now_ns=time.time_ns(),
             ):
                 log.warning("host %s stopped reporting", hostname)
+
+    async def _prune_events(self) -> None:
+        """Retention: delete expired events in small batches, each its own short
+        transaction on a worker thread, so ingest waits at most one batch."""
+        retention = self.config.retention
+        while True:
+            await asyncio.sleep(retention.interval_seconds)
+            try:
+                deleted = 0
+                while True:
+                    tenants = await asyncio.to_thread(self.store.tenants)
+                    cutoffs = retention.cutoffs_ns(tenants, time.time_ns())
+                    batch = await asyncio.to_thread(
+                        self.store.prune_events,
+                        cutoffs,
+                        limit=retention.batch_size,
+                        keep_evidence=retention.keep_alert_evidence,
+                    )
+                    deleted += batch
+                    if batch < retention.batch_size:
+                        break
+                    await asyncio.sleep(0)  # let waiting commits in between batches
+                if deleted:
+                    log.info("retention: %d expired events deleted", deleted)
+            except StoreError as exc:
+                log.error("retention: %s (trying again in %.0f s)", exc, retention.interval_seconds)
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import fresh_postgres_database
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -28,16 +29,29 @@ B_FILTERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_template(tmp_path_factory.mktemp("console-iso"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def template(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path | str]:
+    """The populated store, on each backend (the data layer's SQL runs on both)."""
+    if request.param == "sqlite":
+        yield build_template(tmp_path_factory.mktemp("console-iso"))
+        return
+    with fresh_postgres_database() as dsn:
+        yield build_template(dsn)
 
 
 @pytest.fixture
-def console(template: Path, tmp_path: Path) -> Iterator[Console]:
-    c = open_console(template, tmp_path)
-    yield c
-    c.store.close()
+def console(template: Path | str, tmp_path: Path) -> Iterator[Console]:
+    if isinstance(template, Path):
+        c = open_console(template, tmp_path)
+        yield c
+        c.store.close()
+        return
+    with fresh_postgres_database(template) as dsn:
+        c = open_console(template, dsn)
+        yield c
+        c.store.close()
 
 
 def b_params(console: Console) -> dict[str, str]:
@@ -49,6 +63,13 @@ def b_params(console: Console) -> dict[str, str]:
             "WHERE u.username = 'gina'"
         ).fetchone()[0]
         gina = conn.execute("SELECT id FROM users WHERE username = 'gina'").fetchone()[0]
+        # B's isolation request, awaiting a second analyst of B
+        conn.execute(
+            "INSERT INTO command_approvals (id, tenant, agent_id, action, kind, argument, "
+            "reason, requested_by, requested_ns, status) VALUES ('b-request', 'globex', "
+            "'agent-globex-1', 'isolate', 'isolate', '{}', 'x', 'gina', 1, 'awaiting') "
+            "ON CONFLICT DO NOTHING"
+        )
     finally:
         conn.close()
     return {
@@ -56,6 +77,9 @@ def b_params(console: Console) -> dict[str, str]:
         "agent_id": "agent-globex-1",
         "token_id": str(token_id),
         "user_id": str(gina),
+        "command_id": "b-request",
+        "verdict": "approve",
+        "tenant": "globex",
     }
 
 
@@ -131,7 +155,16 @@ def test_analyst_of_a_sees_nothing_of_b_anywhere(console: Console, via: str) -> 
                     assert_no_b(client.get(url, headers=headers).text, f"GET {url} (unfiltered)")
             else:
                 if url.startswith("/api/"):
-                    body = {"comment": "x", "assignee": "ana", "body": "x", "name": "x"}
+                    # valid bodies, so that only the object's tenant can refuse the request
+                    body = {
+                        "comment": "x",
+                        "assignee": "ana",
+                        "body": "x",
+                        "name": "x",
+                        "action": "release",
+                        "path": "C:\\inetpub\\wwwroot\\x.aspx",
+                        "require": [],
+                    }
                     r = client.request(method, url, json=body, headers=headers)
                 else:
                     form = {
@@ -167,6 +200,9 @@ def test_analyst_of_a_sees_nothing_of_b_anywhere(console: Console, via: str) -> 
         assert alert["status"] == "open" and alert["assignee"] == "" and alert["comments"] == []
         host = admin.get("/api/v1/hosts/agent-globex-1", headers=h).json()
         assert not host["revoked"]
+        requests = admin.get("/api/v1/containment/requests", headers=h).json()
+        assert [(r["id"], r["status"]) for r in requests] == [("b-request", "awaiting")]
+        assert admin.get("/api/v1/tenants/globex/approvals", headers=h).json() == {"require": []}
 
 
 def test_b_is_visible_to_msp_staff_and_to_its_own_analyst(console: Console) -> None:

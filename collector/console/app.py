@@ -7,7 +7,6 @@ which keeps SQLite off the loop.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ from starlette.responses import Response
 from collector.console import auth, data
 from collector.console.settings import ConsoleSettings
 from collector.errors import NotFound, StoreError
-from collector.store.migrations import MIGRATIONS
-from collector.store.sqlite import SQLiteStore
+from collector.store.backend import open_database
+from collector.store.store import Store
 
 HERE = Path(__file__).resolve().parent
 API_PREFIX = "/api/v1"
@@ -46,7 +45,7 @@ CSP = (
 class ConsoleState:
     settings: ConsoleSettings
     db: data.ConsoleDB
-    store: SQLiteStore
+    store: Store
     templates: Jinja2Templates
     throttle: auth.LoginThrottle
 
@@ -72,10 +71,10 @@ def _error(request: Request, status: int, message: str) -> Response:
     return _error_page(request, status, message)
 
 
-def create_app(settings: ConsoleSettings, store: SQLiteStore) -> FastAPI:
-    """The console app. ``store`` is the collector's own ``SQLiteStore`` (its one writer,
+def create_app(settings: ConsoleSettings, store: Store) -> FastAPI:
+    """The console app. ``store`` is the collector's own ``Store`` (its one writer,
     used for alert status changes, enrollment tokens and revocation)."""
-    db = data.ConsoleDB(settings.db_path, store, workers=settings.read_workers)
+    db = data.ConsoleDB(open_database(settings.db_path), store, workers=settings.read_workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -195,39 +194,31 @@ def create_app(settings: ConsoleSettings, store: SQLiteStore) -> FastAPI:
     return app
 
 
-def bootstrap_admin(db_path: Path) -> tuple[str, str] | None:
+def bootstrap_admin(db_path: Path | str) -> tuple[str, str] | None:
     """Create a first admin ("admin", random password) when the console has no user.
-    Returns (username, password) to show once, or None when users exist."""
-    import sqlite_utils
-
-    db = sqlite_utils.Database(str(db_path))
+    Returns (username, password) to show once, or None when users exist.
+    ``db_path``: the store's SQLite file or PostgreSQL DSN."""
+    database = open_database(db_path)
     try:
-        MIGRATIONS.apply(db)
-    finally:
-        db.close()
-    conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row
-    try:
-        conn.execute("BEGIN IMMEDIATE")
+        database.migrate()
+        conn = database.connect()
         try:
-            if data.count_users(conn):
-                conn.execute("ROLLBACK")
-                return None
-            password = auth.generate_password()
-            data.create_user(
-                conn,
-                data.cli_principal("bootstrap"),
-                username="admin",
-                password_hash=auth.hash_password(password),
-                role="admin",
-                tenants=[],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with conn.transaction():
+                if data.count_users(conn):
+                    return None
+                password = auth.generate_password()
+                data.create_user(
+                    conn,
+                    data.cli_principal("bootstrap"),
+                    username="admin",
+                    password_hash=auth.hash_password(password),
+                    role="admin",
+                    tenants=[],
+                )
+        finally:
+            conn.close()
     finally:
-        conn.close()
+        database.close()
     return "admin", password
 
 

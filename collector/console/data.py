@@ -5,9 +5,10 @@ itself (``tenant IN (...)``), so a page or route that forgets to check cannot sh
 tenant's rows: the rows are never read. Objects outside the scope raise ``NotVisible``
 (404 to the client), exactly as objects that do not exist, so ids cannot be probed.
 
-Functions here are synchronous and take a ``sqlite3.Connection``; ``ConsoleDB`` runs them
-on a small thread pool of its own so the collector's event loop (gRPC and HTTP) never
-waits on SQLite. The CLI calls the same functions directly.
+Functions here are synchronous and take a store ``Connection`` (SQLite or PostgreSQL;
+``collector.store.backend``); ``ConsoleDB`` runs them on a small thread pool of its own so
+the collector's event loop (gRPC and HTTP) never waits on the database. The CLI calls the
+same functions directly.
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 
 from collector.alerting.candidates import SEVERITY_BY_NAME, SEVERITY_NAMES
-from collector.store.sqlite import SQLiteStore
+from collector.errors import StoreError
+from collector.store.backend import Connection, Cursor, Database, IntegrityError, Row
+from collector.store.store import Store
 from protos import exwatch_pb2 as pb
 
 ROLES = ("admin", "msp_analyst", "tenant_analyst", "read_only")
@@ -113,9 +115,9 @@ def scope(p: Principal, column: str) -> tuple[str, list[Any]]:
     """SQL condition restricting ``column`` (a constant from this module, never input)
     to the principal's tenants."""
     if p.tenants is None:
-        return "1", []
+        return "TRUE", []
     if not p.tenants:
-        return "0", []
+        return "FALSE", []
     return f"{column} IN ({','.join('?' * len(p.tenants))})", sorted(p.tenants)
 
 
@@ -161,14 +163,14 @@ def normalize_tag(tag: str) -> str:
     return t
 
 
-def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+def _rows(cur: Cursor) -> list[dict[str, Any]]:
     return [dict(r) for r in cur.fetchall()]
 
 
 # ---------------------------------------------------------------------------- tenants
 
 
-def visible_tenants(conn: sqlite3.Connection, p: Principal) -> list[str]:
+def visible_tenants(conn: Connection, p: Principal) -> list[str]:
     where, args = scope(p, "name")
     names = {r[0] for r in conn.execute(f"SELECT name FROM tenants WHERE {where}", args)}
     # Agents may exist for a tenant without a tenants row (stores made before m002).
@@ -178,7 +180,7 @@ def visible_tenants(conn: sqlite3.Connection, p: Principal) -> list[str]:
 
 
 def tenant_summaries(
-    conn: sqlite3.Connection, p: Principal, *, now: int, offline_after_ns: int
+    conn: Connection, p: Principal, *, now: int, offline_after_ns: int
 ) -> list[dict[str, Any]]:
     """Per tenant: hosts, online/offline/revoked, open alerts by severity."""
     out: dict[str, dict[str, Any]] = {
@@ -196,9 +198,9 @@ def tenant_summaries(
     where, args = scope(p, "tenant")
     for r in conn.execute(
         f"""SELECT tenant, COUNT(*) AS hosts,
-              SUM(revoked_ns = 0 AND last_seen_ns >= ?) AS online,
-              SUM(revoked_ns = 0 AND last_seen_ns < ?) AS offline,
-              SUM(revoked_ns > 0) AS revoked
+              COUNT(*) FILTER (WHERE revoked_ns = 0 AND last_seen_ns >= ?) AS online,
+              COUNT(*) FILTER (WHERE revoked_ns = 0 AND last_seen_ns < ?) AS offline,
+              COUNT(*) FILTER (WHERE revoked_ns > 0) AS revoked
             FROM agents WHERE {where} GROUP BY tenant""",
         [now - offline_after_ns, now - offline_after_ns, *args],
     ):
@@ -225,7 +227,7 @@ def tenant_summaries(
 # ---------------------------------------------------------------------------- hosts
 
 
-def _host_dict(r: sqlite3.Row, now: int, offline_after_ns: int) -> dict[str, Any]:
+def _host_dict(r: Row, now: int, offline_after_ns: int) -> dict[str, Any]:
     d = dict(r)
     state = (
         "revoked"
@@ -258,7 +260,7 @@ _HOST_SELECT = """SELECT a.*, (SELECT COUNT(*) FROM alerts al WHERE al.agent_id 
 
 
 def list_hosts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     *,
     now: int,
@@ -274,7 +276,7 @@ def list_hosts(
         conds.append("a.tenant = ?")
         args.append(tenant)
     if q:
-        conds.append("(a.hostname LIKE ? OR a.id = ?)")
+        conds.append(f"(a.hostname {conn.dialect.like} ? OR a.id = ?)")
         args += [f"%{q}%", q]
     if state == "revoked":
         conds.append("a.revoked_ns > 0")
@@ -292,7 +294,7 @@ def list_hosts(
 
 
 def get_host(
-    conn: sqlite3.Connection, p: Principal, agent_id: str, *, now: int, offline_after_ns: int
+    conn: Connection, p: Principal, agent_id: str, *, now: int, offline_after_ns: int
 ) -> dict[str, Any]:
     where, args = scope(p, "a.tenant")
     row = conn.execute(f"{_HOST_SELECT} WHERE a.id = ? AND {where}", [agent_id, *args]).fetchone()
@@ -417,7 +419,7 @@ _EVENT_COLUMNS = """e.uid, e.agent_id, e.tenant, e.kind, e.host_time_ns, e.recei
 
 
 def host_events(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     agent_id: str,
     *,
@@ -444,7 +446,7 @@ def host_events(
 
 
 def alert_events(
-    conn: sqlite3.Connection, p: Principal, alert_id: int, *, limit: int = 500
+    conn: Connection, p: Principal, alert_id: int, *, limit: int = 500
 ) -> tuple[list[dict[str, Any]], int]:
     """The alert's evidence in host-time order, and how many events it has in all."""
     get_alert_row(conn, p, alert_id)  # NotVisible before anything else is read
@@ -477,7 +479,7 @@ class AlertFilter:
     assignee: str | None = None
     agent_id: str | None = None
 
-    def where(self, p: Principal) -> tuple[str, list[Any]]:
+    def where(self, p: Principal, conn: Connection) -> tuple[str, list[Any]]:
         where, args = scope(p, "alerts.tenant")
         conds = [where]
         if self.tenant:
@@ -497,12 +499,12 @@ class AlertFilter:
             else:
                 raise Invalid(f"unknown status {self.status!r}")
         if self.tag:
-            conds.append("EXISTS (SELECT 1 FROM json_each(alerts.tags) WHERE value = ?)")
+            tags = conn.dialect.json_values("alerts.tags")
+            conds.append(f"EXISTS (SELECT 1 FROM {tags} WHERE value = ?)")
             args.append(normalize_tag(self.tag))
         if self.host:
-            conds.append(
-                "EXISTS (SELECT 1 FROM json_each(alerts.hosts) WHERE value LIKE ? ESCAPE '\\')"
-            )
+            hosts, like = conn.dialect.json_values("alerts.hosts"), conn.dialect.like
+            conds.append(f"EXISTS (SELECT 1 FROM {hosts} WHERE value {like} ? ESCAPE '\\')")
             args.append("%" + _like_escape(self.host) + "%")
         if self.agent_id:
             conds.append("alerts.agent_id = ?")
@@ -514,7 +516,10 @@ class AlertFilter:
             conds.append("alerts.first_seen_ns <= ?")
             args.append(self.until_ns)
         if self.q:
-            conds.append("(alerts.title LIKE ? ESCAPE '\\' OR alerts.rule LIKE ? ESCAPE '\\')")
+            like = conn.dialect.like
+            conds.append(
+                f"(alerts.title {like} ? ESCAPE '\\' OR alerts.rule {like} ? ESCAPE '\\')"
+            )
             args += ["%" + _like_escape(self.q) + "%"] * 2
         if self.assignee is not None:
             conds.append("alerts.assignee = ?")
@@ -527,7 +532,7 @@ def _like_escape(text: str) -> str:
 
 
 def _alert_dicts(
-    conn: sqlite3.Connection, rows: list[sqlite3.Row], *, with_evidence: bool = True
+    conn: Connection, rows: Sequence[Row], *, with_evidence: bool = True
 ) -> list[dict[str, Any]]:
     """The alert shape of the store (``exwatch-collector alerts --format json``), plus
     the console's own ``assignee``, ``agent_id`` and epoch-ns fields."""
@@ -572,7 +577,7 @@ def _alert_dicts(
 
 
 def list_alerts(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     f: AlertFilter,
     *,
@@ -580,7 +585,7 @@ def list_alerts(
     offset: int = 0,
     with_evidence: bool = True,
 ) -> list[dict[str, Any]]:
-    where, args = f.where(p)
+    where, args = f.where(p, conn)
     rows = conn.execute(
         f"SELECT * FROM alerts WHERE {where} ORDER BY last_seen_ns DESC, id DESC LIMIT ? OFFSET ?",
         [*args, max(0, min(limit, MAX_LIMIT)), max(0, offset)],
@@ -588,14 +593,14 @@ def list_alerts(
     return _alert_dicts(conn, rows, with_evidence=with_evidence)
 
 
-def count_alerts(conn: sqlite3.Connection, p: Principal, f: AlertFilter) -> int:
-    where, args = f.where(p)
+def count_alerts(conn: Connection, p: Principal, f: AlertFilter) -> int:
+    where, args = f.where(p, conn)
     return int(conn.execute(f"SELECT COUNT(*) FROM alerts WHERE {where}", args).fetchone()[0])
 
 
-def get_alert_row(conn: sqlite3.Connection, p: Principal, alert_id: int) -> sqlite3.Row:
+def get_alert_row(conn: Connection, p: Principal, alert_id: int) -> Row:
     where, args = scope(p, "tenant")
-    row: sqlite3.Row | None = conn.execute(
+    row: Row | None = conn.execute(
         f"SELECT * FROM alerts WHERE id = ? AND {where}", [alert_id, *args]
     ).fetchone()
     if row is None:
@@ -603,11 +608,11 @@ def get_alert_row(conn: sqlite3.Connection, p: Principal, alert_id: int) -> sqli
     return row
 
 
-def get_alert(conn: sqlite3.Connection, p: Principal, alert_id: int) -> dict[str, Any]:
+def get_alert(conn: Connection, p: Principal, alert_id: int) -> dict[str, Any]:
     return _alert_dicts(conn, [get_alert_row(conn, p, alert_id)])[0]
 
 
-def alert_comments(conn: sqlite3.Connection, p: Principal, alert_id: int) -> list[dict[str, Any]]:
+def alert_comments(conn: Connection, p: Principal, alert_id: int) -> list[dict[str, Any]]:
     get_alert_row(conn, p, alert_id)
     where, args = scope(p, "tenant")
     return [
@@ -626,7 +631,7 @@ def alert_comments(conn: sqlite3.Connection, p: Principal, alert_id: int) -> lis
 
 
 def alert_histogram(
-    conn: sqlite3.Connection, p: Principal, *, days: int, now: int, tenant: str | None = None
+    conn: Connection, p: Principal, *, days: int, now: int, tenant: str | None = None
 ) -> list[dict[str, Any]]:
     """Alerts created per UTC day, tenant and severity over the last ``days`` days."""
     day_ns = 86_400 * 10**9
@@ -647,7 +652,7 @@ def alert_histogram(
     ]
 
 
-def assignable_users(conn: sqlite3.Connection, tenant: str) -> list[str]:
+def assignable_users(conn: Connection, tenant: str) -> list[str]:
     """Enabled users who may work on ``tenant``'s alerts."""
     return [
         r[0]
@@ -662,7 +667,7 @@ def assignable_users(conn: sqlite3.Connection, tenant: str) -> list[str]:
 
 
 def assign_alert(
-    conn: sqlite3.Connection, p: Principal, alert_id: int, assignee: str, *, ip: str = ""
+    conn: Connection, p: Principal, alert_id: int, assignee: str, *, ip: str = ""
 ) -> dict[str, Any]:
     require_alert_writer(p)
     row = get_alert_row(conn, p, alert_id)
@@ -687,7 +692,7 @@ def assign_alert(
 
 
 def quarantine_alert_files(
-    conn: sqlite3.Connection, p: Principal, alert_id: int, path: str = "", *, ip: str = ""
+    conn: Connection, p: Principal, alert_id: int, path: str = "", *, ip: str = ""
 ) -> list[dict[str, str]]:
     """Queue a quarantine of the alert's evidence files (or of one of them, ``path``) on
     the hosts that reported them. Only files that are evidence of an alert the caller may
@@ -707,7 +712,7 @@ def quarantine_alert_files(
         raise Invalid("no file of this alert to quarantine" + (f" at {path}" if path else ""))
     queued = []
     for agent_id, file_path in files:
-        command_id = SQLiteStore.insert_command(
+        command_id = Store.insert_command(
             conn,
             tenant=row["tenant"],
             agent_id=agent_id,
@@ -732,7 +737,7 @@ def quarantine_alert_files(
 
 
 def add_comment(
-    conn: sqlite3.Connection, p: Principal, alert_id: int, body: str, *, ip: str = ""
+    conn: Connection, p: Principal, alert_id: int, body: str, *, ip: str = ""
 ) -> dict[str, Any]:
     require_alert_writer(p)
     body = body.strip()
@@ -740,11 +745,13 @@ def add_comment(
         raise Invalid(f"a comment is 1 to {MAX_COMMENT} characters")
     row = get_alert_row(conn, p, alert_id)
     t = now_ns()
-    cur = conn.execute(
+    comment = conn.execute(
         "INSERT INTO alert_comments (alert_id, tenant, author, body, created_ns) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?) RETURNING id",
         (alert_id, row["tenant"], p.username, body, t),
-    )
+    ).fetchone()
+    assert comment is not None
+    comment_id = int(comment[0])
     audit(
         conn,
         p.username,
@@ -752,11 +759,11 @@ def add_comment(
         tenant=row["tenant"],
         object_type="alert",
         object_id=str(alert_id),
-        detail={"comment_id": cur.lastrowid, "length": len(body)},
+        detail={"comment_id": comment_id, "length": len(body)},
         ip=ip,
     )
     return {
-        "id": cur.lastrowid,
+        "id": comment_id,
         "alert_id": alert_id,
         "author": p.username,
         "body": body,
@@ -767,7 +774,7 @@ def add_comment(
 # ---------------------------------------------------------------------------- enrollment
 
 
-def list_enrollment_tokens(conn: sqlite3.Connection, p: Principal) -> list[dict[str, Any]]:
+def list_enrollment_tokens(conn: Connection, p: Principal) -> list[dict[str, Any]]:
     where, args = scope(p, "tenant")
     return [
         {
@@ -785,7 +792,7 @@ def list_enrollment_tokens(conn: sqlite3.Connection, p: Principal) -> list[dict[
     ]
 
 
-def rules_versions(conn: sqlite3.Connection, p: Principal) -> list[dict[str, Any]]:
+def rules_versions(conn: Connection, p: Principal) -> list[dict[str, Any]]:
     """Which rules version each tenant's agents run (the rule bundle channel comes later)."""
     where, args = scope(p, "tenant")
     return _rows(
@@ -801,7 +808,7 @@ def rules_versions(conn: sqlite3.Connection, p: Principal) -> list[dict[str, Any
 # ---------------------------------------------------------------------------- users
 
 
-def _user_dict(conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
+def _user_dict(conn: Connection, r: Row) -> dict[str, Any]:
     tenants = [
         t[0]
         for t in conn.execute(
@@ -820,12 +827,12 @@ def _user_dict(conn: sqlite3.Connection, r: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def list_users(conn: sqlite3.Connection, p: Principal) -> list[dict[str, Any]]:
+def list_users(conn: Connection, p: Principal) -> list[dict[str, Any]]:
     require_admin(p)
     return [_user_dict(conn, r) for r in conn.execute("SELECT * FROM users ORDER BY username")]
 
 
-def get_user(conn: sqlite3.Connection, p: Principal, user: int | str) -> dict[str, Any]:
+def get_user(conn: Connection, p: Principal, user: int | str) -> dict[str, Any]:
     """By id or username; admins see anyone, others themselves only."""
     col = "id" if isinstance(user, int) else "username"
     row = conn.execute(f"SELECT * FROM users WHERE {col} = ?", (user,)).fetchone()
@@ -851,7 +858,7 @@ def _clean_username(username: str) -> str:
 
 
 def create_user(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     *,
     username: str,
@@ -867,14 +874,15 @@ def create_user(
     _check_role(role, tenants, all_tenants)
     t = now_ns()
     try:
-        cur = conn.execute(
+        created = conn.execute(
             "INSERT INTO users (username, password_hash, role, all_tenants, created_ns, "
-            "updated_ns) VALUES (?, ?, ?, ?, ?, ?)",
+            "updated_ns) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (username, password_hash, role, int(all_tenants), t, t),
-        )
-    except sqlite3.IntegrityError as exc:
+        ).fetchone()
+    except IntegrityError as exc:
         raise Conflict(f"user {username!r} exists") from exc
-    user_id = int(cur.lastrowid or 0)
+    assert created is not None
+    user_id = int(created[0])
     conn.executemany(
         "INSERT INTO user_tenants (user_id, tenant) VALUES (?, ?)", [(user_id, x) for x in tenants]
     )
@@ -891,7 +899,7 @@ def create_user(
 
 
 def update_user(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     user: int | str,
     *,
@@ -979,14 +987,14 @@ def update_user(
     return get_user(conn, p, uid)
 
 
-def user_auth_row(conn: sqlite3.Connection, username: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
+def user_auth_row(conn: Connection, username: str) -> Row | None:
+    row: Row | None = conn.execute(
         "SELECT * FROM users WHERE username = ?", (username,)
     ).fetchone()
     return row
 
 
-def _principal_for_user(conn: sqlite3.Connection, user: sqlite3.Row, **kwargs: Any) -> Principal:
+def _principal_for_user(conn: Connection, user: Row, **kwargs: Any) -> Principal:
     tenants: frozenset[str] | None
     if user["role"] in ("admin", "msp_analyst") or (
         user["role"] == "read_only" and user["all_tenants"]
@@ -1002,7 +1010,7 @@ def _principal_for_user(conn: sqlite3.Connection, user: sqlite3.Row, **kwargs: A
     return Principal(user["id"], user["username"], user["role"], tenants, **kwargs)
 
 
-def count_users(conn: sqlite3.Connection) -> int:
+def count_users(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
 
 
@@ -1010,7 +1018,7 @@ def count_users(conn: sqlite3.Connection) -> int:
 
 
 def create_session(
-    conn: sqlite3.Connection,
+    conn: Connection,
     user_id: int,
     *,
     absolute_ns: int,
@@ -1037,7 +1045,7 @@ def create_session(
 
 
 def session_principal(
-    conn: sqlite3.Connection, token: str, *, idle_ns: int, touch_after_ns: int = 60 * 10**9
+    conn: Connection, token: str, *, idle_ns: int, touch_after_ns: int = 60 * 10**9
 ) -> tuple[Principal | None, str]:
     """The user behind a session id, and what the caller should write back: "delete"
     (the session exists but is dead), "touch" (alive, last use over a minute ago: the idle
@@ -1059,7 +1067,7 @@ def session_principal(
     return principal, "touch" if t - row["last_seen_ns"] > touch_after_ns else ""
 
 
-def touch_session(conn: sqlite3.Connection, session_key: str, action: str) -> None:
+def touch_session(conn: Connection, session_key: str, action: str) -> None:
     if action == "delete":
         conn.execute("DELETE FROM sessions WHERE id_sha256 = ?", (session_key,))
     elif action == "touch":
@@ -1068,7 +1076,7 @@ def touch_session(conn: sqlite3.Connection, session_key: str, action: str) -> No
         )
 
 
-def delete_session(conn: sqlite3.Connection, session_key: str) -> None:
+def delete_session(conn: Connection, session_key: str) -> None:
     conn.execute("DELETE FROM sessions WHERE id_sha256 = ?", (session_key,))
 
 
@@ -1078,7 +1086,7 @@ API_TOKEN_PREFIX = "exwc_"
 
 
 def create_api_token(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     *,
     name: str,
@@ -1101,22 +1109,24 @@ def create_api_token(
     name = name.strip()[:100]
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     t = now_ns()
-    cur = conn.execute(
+    created = conn.execute(
         "INSERT INTO api_tokens (user_id, name, token_sha256, prefix, created_ns, expires_ns) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (owner["id"], name, sha256(token), token[:12], t, expires_ns),
-    )
+    ).fetchone()
+    assert created is not None
+    token_id = int(created[0])
     audit(
         conn,
         p.username,
         "apitoken.create",
         object_type="api_token",
-        object_id=str(cur.lastrowid),
+        object_id=str(token_id),
         detail={"user": owner["username"], "name": name},
         ip=ip,
     )
     return {
-        "id": cur.lastrowid,
+        "id": token_id,
         "user": owner["username"],
         "name": name,
         "token": token,
@@ -1126,8 +1136,8 @@ def create_api_token(
     }
 
 
-def list_api_tokens(conn: sqlite3.Connection, p: Principal) -> list[dict[str, Any]]:
-    where = "1" if p.is_admin else "t.user_id = ?"
+def list_api_tokens(conn: Connection, p: Principal) -> list[dict[str, Any]]:
+    where = "TRUE" if p.is_admin else "t.user_id = ?"
     args = [] if p.is_admin else [p.user_id]
     return [
         {
@@ -1149,7 +1159,7 @@ def list_api_tokens(conn: sqlite3.Connection, p: Principal) -> list[dict[str, An
 
 
 def revoke_api_token(
-    conn: sqlite3.Connection, p: Principal, token_id: int, *, ip: str = ""
+    conn: Connection, p: Principal, token_id: int, *, ip: str = ""
 ) -> None:
     row = conn.execute(
         "SELECT t.*, u.username FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?",
@@ -1174,7 +1184,7 @@ def revoke_api_token(
     )
 
 
-def token_principal(conn: sqlite3.Connection, token: str) -> tuple[Principal | None, bool]:
+def token_principal(conn: Connection, token: str) -> tuple[Principal | None, bool]:
     """The user an API token acts as, and whether its last-used time is due a write."""
     if not token.startswith(API_TOKEN_PREFIX):
         return None, False
@@ -1195,7 +1205,7 @@ def token_principal(conn: sqlite3.Connection, token: str) -> tuple[Principal | N
     return principal, t - row["last_used_ns"] > 60 * 10**9
 
 
-def touch_token(conn: sqlite3.Connection, token_id: int) -> None:
+def touch_token(conn: Connection, token_id: int) -> None:
     conn.execute("UPDATE api_tokens SET last_used_ns = ? WHERE id = ?", (now_ns(), token_id))
 
 
@@ -1203,7 +1213,7 @@ def touch_token(conn: sqlite3.Connection, token_id: int) -> None:
 
 
 def audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     actor: str,
     action: str,
     *,
@@ -1230,7 +1240,7 @@ def audit(
 
 
 def list_audit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     p: Principal,
     *,
     limit: int = 200,
@@ -1239,12 +1249,12 @@ def list_audit(
     action: str | None = None,
 ) -> list[dict[str, Any]]:
     require_admin(p)
-    conds, args = ["1"], []
+    conds, args = ["TRUE"], []
     if actor:
         conds.append("actor = ?")
         args.append(actor)
     if action:
-        conds.append("action LIKE ? ESCAPE '\\'")
+        conds.append(f"action {conn.dialect.like} ? ESCAPE '\\'")
         args.append(_like_escape(action) + "%")
     return [
         {
@@ -1270,7 +1280,7 @@ def list_audit(
 
 
 def metrics_snapshot(
-    conn: sqlite3.Connection, *, now: int, offline_after_ns: int
+    conn: Connection, *, now: int, offline_after_ns: int
 ) -> dict[str, Any]:
     """Fleet-wide figures for /metrics (admin only; not tenant-scoped by design)."""
     # MAX(rowid) instead of COUNT(*): O(1) on the rowid b-tree, and events are never
@@ -1281,10 +1291,12 @@ def metrics_snapshot(
     )
     agents = _rows(
         conn.execute(
-            """SELECT tenant, SUM(revoked_ns = 0 AND last_seen_ns >= ?) AS online,
-                 SUM(revoked_ns = 0 AND last_seen_ns < ?) AS offline,
-                 SUM(revoked_ns > 0) AS revoked, SUM(spool_events) AS spool,
-                 SUM(events_shed_total) AS shed
+            """SELECT tenant,
+                 COUNT(*) FILTER (WHERE revoked_ns = 0 AND last_seen_ns >= ?) AS online,
+                 COUNT(*) FILTER (WHERE revoked_ns = 0 AND last_seen_ns < ?) AS offline,
+                 COUNT(*) FILTER (WHERE revoked_ns > 0) AS revoked,
+                 CAST(SUM(spool_events) AS BIGINT) AS spool,
+                 CAST(SUM(events_shed_total) AS BIGINT) AS shed
                FROM agents GROUP BY tenant""",
             (now - offline_after_ns, now - offline_after_ns),
         )
@@ -1312,26 +1324,31 @@ def metrics_snapshot(
     }
 
 
-def _outbox_depth(conn: sqlite3.Connection) -> int | None:
+def _outbox_depth(conn: Connection) -> int | None:
     """Undelivered notifications, if the notify outbox exists (another part owns it; its
     columns are guessed conservatively, and anything unexpected reports no figure)."""
-    columns = {r[1] for r in conn.execute("PRAGMA table_info(notify_outbox)")}
+    columns = {r[0] for r in conn.execute(conn.dialect.table_columns, ("notify_outbox",))}
     if not columns:
         return None
     try:
-        for column, cond in (
+        with conn.savepoint("outbox_depth"):  # a wrong guess must not end the page's read
+            return _outbox_count(conn, columns)
+    except (sqlite3.Error, StoreError):
+        return None
+
+
+def _outbox_count(conn: Connection, columns: set[str]) -> int:
+    for column, cond in (
             ("delivered_ns", "(delivered_ns IS NULL OR delivered_ns = 0)"),
             ("delivered_at", "delivered_at IS NULL"),
             ("status", "status NOT IN ('delivered', 'sent', 'done', 'dead', 'failed')"),
             ("state", "state NOT IN ('delivered', 'sent', 'done', 'dead', 'failed')"),
         ):
-            if column in columns:
-                return int(
-                    conn.execute(f"SELECT COUNT(*) FROM notify_outbox WHERE {cond}").fetchone()[0]
-                )
-        return int(conn.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()[0])
-    except sqlite3.Error:
-        return None
+        if column in columns:
+            return int(
+                conn.execute(f"SELECT COUNT(*) FROM notify_outbox WHERE {cond}").fetchone()[0]
+            )
+    return int(conn.execute("SELECT COUNT(*) FROM notify_outbox").fetchone()[0])
 
 
 # ---------------------------------------------------------------------------- runner
@@ -1340,19 +1357,20 @@ def _outbox_depth(conn: sqlite3.Connection) -> int | None:
 @dataclass
 class ConsoleDB:
     """Runs data functions off the event loop: reads on a small pool of read-only
-    connections (WAL lets them run beside the collector's writer), console writes on one
-    connection of their own, in short IMMEDIATE transactions. Alert status changes go
-    through the collector's ``SQLiteStore`` (its one writer), passed in as ``store``."""
+    connections (SQLite's WAL lets them run beside the collector's writer), console writes
+    on one connection of their own, in short write transactions. Alert status changes go
+    through the collector's ``Store`` (its one writer), passed in as ``store``. The
+    database is the console's own (its connections, its pool): ``close`` closes it."""
 
-    path: Path
-    store: SQLiteStore | None = None
+    database: Database
+    store: Store | None = None
     workers: int = 4
     _executor: ThreadPoolExecutor | None = field(default=None, init=False)
-    _readers: queue.SimpleQueue[sqlite3.Connection] = field(
+    _readers: queue.SimpleQueue[Connection] = field(
         default_factory=queue.SimpleQueue, init=False
     )
-    _all: list[sqlite3.Connection] = field(default_factory=list, init=False)
-    _writer: sqlite3.Connection | None = field(default=None, init=False)
+    _all: list[Connection] = field(default_factory=list, init=False)
+    _writer: Connection | None = field(default=None, init=False)
     _write_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _closed: bool = field(default=False, init=False)
@@ -1371,12 +1389,8 @@ class ConsoleDB:
         if last:
             self.close()
 
-    def _connect(self, *, readonly: bool) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=15)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA foreign_keys=ON")
-        if readonly:
-            conn.execute("PRAGMA query_only=ON")
+    def _connect(self, *, readonly: bool) -> Connection:
+        conn = self.database.connect(readonly=readonly)
         with self._lock:
             self._all.append(conn)
         return conn
@@ -1393,7 +1407,7 @@ class ConsoleDB:
             return self._executor
 
     def read_sync(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         try:
             conn = self._readers.get_nowait()
@@ -1401,38 +1415,31 @@ class ConsoleDB:
             conn = self._connect(readonly=True)
         try:
             # One read transaction: several queries of one page see one snapshot.
-            conn.execute("BEGIN")
+            conn.begin(write=False)
             try:
                 return fn(conn, *args, **kwargs)
             finally:
-                conn.execute("COMMIT")
+                conn.commit()
         finally:
             self._readers.put(conn)
 
     def write_sync(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         with self._write_lock:
             if self._writer is None:
                 self._writer = self._connect(readonly=False)
-            c = self._writer
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(c, *args, **kwargs)
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            c.execute("COMMIT")
-            return result
+            with self._writer.transaction() as c:
+                return fn(c, *args, **kwargs)
 
     async def read(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool(), lambda: self.read_sync(fn, *args, **kwargs))
 
     async def write(
-        self, fn: Callable[Concatenate[sqlite3.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
@@ -1456,3 +1463,4 @@ class ConsoleDB:
             self._all.clear()
             self._readers = queue.SimpleQueue()
             self._writer = None
+        self.database.close()

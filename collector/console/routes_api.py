@@ -13,10 +13,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
+from collector import containment, evidence_files, export
 from collector.console import auth, data
+from collector.console import containment as contain_data
 from collector.console.app import ConsoleState
 from collector.console.data import Principal
 
@@ -427,6 +431,32 @@ async def quarantine(
     return result
 
 
+@router.get(
+    "/alerts/{alert_id}/export",
+    tags=["alerts"],
+    response_class=FileResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The archive."}},
+)
+async def export_incident(request: Request, p: Reader, alert_id: AlertId) -> Response:
+    """One zip for an incident-response firm: the timeline (JSON and HTML), every evidence
+    event, the hosts' collected and quarantined files (inert, as ``files/<sha256>.bin``),
+    each host's inventory and patch status, the alert's history, and ``manifest.json``
+    with the SHA-256 and size of every other member. Sent as an attachment, never inline."""
+    s = _state(request)
+    path, manifest = await s.db.read(export.export_to_temporary_file, p, alert_id)
+    try:
+        await s.db.write(export.audit_export, p, manifest, ip=auth.client_ip(request))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=f"incident-{alert_id}.zip",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
 # ---------------------------------------------------------------------------- hosts
 
 
@@ -476,6 +506,43 @@ async def host_events(
     await s.db.read(data.get_host, p, agent_id, now=0, offline_after_ns=0)  # 404 first
     rows = await s.db.read(data.host_events, p, agent_id, limit=limit, before=before)
     return [data.event_json(r) for r in rows]
+
+
+class CollectIn(BaseModel):
+    path: str = Field("", max_length=evidence_files.MAX_PATH, description="On the host.")
+    reason: str = Field("", max_length=500)
+
+
+class CollectedFileOut(BaseModel):
+    command_id: str
+    kind: Literal["collect", "quarantine"]
+    path: str
+    sha256: str
+    size: int
+    collected: str
+
+
+@router.post("/hosts/{agent_id}/collect", status_code=202, tags=["fleet"])
+async def collect_file(
+    request: Request, p: Writer, agent_id: AgentId, body: CollectIn
+) -> dict[str, str]:
+    """Ask the host's agent for a file inside its web roots, staging or log folders; it
+    confirms (see the host's commands) and the bytes join the host's evidence files."""
+    result: dict[str, str] = await _state(request).db.write(
+        evidence_files.queue_collect,
+        p,
+        agent_id,
+        body.path,
+        body.reason,
+        ip=auth.client_ip(request),
+    )
+    return result
+
+
+@router.get("/hosts/{agent_id}/files", response_model=list[CollectedFileOut], tags=["fleet"])
+async def host_files(request: Request, p: Reader, agent_id: AgentId) -> list[dict[str, Any]]:
+    """Files the host has handed over (collected or quarantined): metadata, never bytes."""
+    return await _state(request).db.read(evidence_files.host_files, p, agent_id)
 
 
 @router.post("/hosts/{agent_id}/revoke", tags=["fleet"])
@@ -649,3 +716,137 @@ async def audit_log(
     return await _state(request).db.read(
         data.list_audit, p, limit=limit, offset=offset, actor=actor, action=action
     )
+
+
+# ---------------------------------------------------------------------------- containment
+
+ContainAction = Literal["isolate", "release", "block", "unblock", "web-offline", "web-online"]
+ApprovableAction = Literal["isolate", "web-offline"]
+CommandId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class ContainIn(BaseModel):
+    action: ContainAction
+    minutes: int | None = Field(
+        None,
+        ge=0,
+        le=containment.MAX_MINUTES,
+        description="Time limit after which the action lifts by itself (isolate, "
+        "web-offline: default 60 and never 0; block: default none).",
+    )
+    allow: list[str] = Field(
+        [], max_length=64, description="isolate: further addresses or CIDR networks allowed."
+    )
+    address: str = Field("", max_length=64, description="block, unblock: one IP address.")
+    reason: str = Field("", max_length=500)
+
+
+class ContainOut(BaseModel):
+    command: str
+    agent_id: str
+    action: str
+    status: Literal["pending", "awaiting_approval", "approved", "refused"]
+
+
+class ContainmentRequestOut(BaseModel):
+    id: str
+    tenant: str
+    agent_id: str
+    action: str
+    argument: str
+    reason: str
+    requested_by: str
+    requested: str
+    status: str
+    decided_by: str
+    decided: str
+
+
+class ApprovalPolicy(BaseModel):
+    require: list[ApprovableAction]
+
+
+def checked_request(body: ContainIn) -> containment.ContainmentRequest:
+    try:
+        return containment.containment_request(
+            body.action, minutes=body.minutes, allow=body.allow, address=body.address
+        )
+    except containment.ContainmentRequestError as exc:
+        raise data.Invalid(str(exc)) from exc
+
+
+@router.post(
+    "/hosts/{agent_id}/contain", response_model=ContainOut, status_code=202, tags=["fleet"]
+)
+async def contain_host(
+    request: Request, p: Writer, agent_id: AgentId, body: ContainIn
+) -> dict[str, Any]:
+    """Isolate the host, block or unblock an address, take Exchange web access offline or
+    back online. Where the host's tenant requires a second analyst for the action, it waits
+    (``awaiting_approval``) until another user approves it; otherwise the agent gets it
+    at once and confirms (see the host's commands)."""
+    return await _state(request).db.write(
+        contain_data.request_containment,
+        p,
+        agent_id,
+        checked_request(body),
+        body.reason,
+        ip=auth.client_ip(request),
+    )
+
+
+@router.get(
+    "/containment/requests", response_model=list[ContainmentRequestOut], tags=["containment"]
+)
+async def containment_requests(
+    request: Request,
+    p: Reader,
+    status: Literal["awaiting", "approved", "refused", "all"] = "awaiting",
+    agent_id: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[dict[str, Any]]:
+    """Containment requests that need (or needed) a second analyst."""
+    return await _state(request).db.read(
+        contain_data.list_requests, p, agent_id=agent_id, status=None if status == "all" else status
+    )
+
+
+@router.post(
+    "/containment/requests/{command_id}/approve", response_model=ContainOut, tags=["containment"]
+)
+async def approve_containment(request: Request, p: Writer, command_id: CommandId) -> dict[str, Any]:
+    """Approve another analyst's request: the command is sent to the agent then. Your own
+    request answers 403."""
+    return await _state(request).db.write(
+        contain_data.decide, p, command_id, approve=True, ip=auth.client_ip(request)
+    )
+
+
+@router.post(
+    "/containment/requests/{command_id}/refuse", response_model=ContainOut, tags=["containment"]
+)
+async def refuse_containment(request: Request, p: Writer, command_id: CommandId) -> dict[str, Any]:
+    """Refuse a request (or withdraw your own); nothing is sent."""
+    return await _state(request).db.write(
+        contain_data.decide, p, command_id, approve=False, ip=auth.client_ip(request)
+    )
+
+
+@router.get("/tenants/{tenant}/approvals", response_model=ApprovalPolicy, tags=["containment"])
+async def approval_policy(
+    request: Request, p: Reader, tenant: Annotated[str, Path(max_length=64)]
+) -> dict[str, Any]:
+    """Which containment actions of the tenant wait for a second analyst."""
+    if not p.sees(tenant):
+        raise data.NotVisible("no such tenant")
+    return {"require": await _state(request).db.read(contain_data.approval_policy, tenant)}
+
+
+@router.put("/tenants/{tenant}/approvals", response_model=ApprovalPolicy, tags=["containment"])
+async def set_approval_policy(
+    request: Request, p: Writer, tenant: Annotated[str, Path(max_length=64)], body: ApprovalPolicy
+) -> dict[str, Any]:
+    """Admins: make exactly these actions of the tenant wait for a second analyst."""
+    required = await _state(request).db.write(
+        contain_data.set_approval_policy, p, tenant, list(body.require), ip=auth.client_ip(request)
+    )
+    return {"require": required}

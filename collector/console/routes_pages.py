@@ -14,15 +14,20 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from starlette.responses import Response
 
+from collector import evidence_files
 from collector.alerting.candidates import MSP_SCOPE
 from collector.console import auth, data
+from collector.console import containment as contain_data
 from collector.console.app import ConsoleState
 from collector.console.data import Principal
 from collector.console.routes_api import (
+    ContainIn,
     EnrollmentTokenIn,
     change_status,
+    checked_request,
     create_enrollment_token,
 )
 
@@ -257,15 +262,31 @@ async def host_page(
     alerts = await s.db.read(
         data.list_alerts, p, data.AlertFilter(agent_id=agent_id), limit=100, with_evidence=False
     )
+    files = await s.db.read(evidence_files.host_files, p, agent_id)
     return _render(
         request,
         "host.html",
         p,
         host=host,
+        files=files,
         events=[data.event_view(r) | {"rowid": r["rowid"]} for r in rows],
         alerts=alerts,
         next_before=rows[-1]["rowid"] if len(rows) == 100 else None,
     )
+
+
+@router.post("/hosts/{agent_id}/collect")
+async def host_collect(
+    request: Request,
+    p: Writer,
+    agent_id: AgentId,
+    path: Annotated[str, Form(max_length=evidence_files.MAX_PATH)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    await _state(request).db.write(
+        evidence_files.queue_collect, p, agent_id, path, reason, ip=auth.client_ip(request)
+    )
+    return _see_other(f"/hosts/{agent_id}")
 
 
 @router.post("/hosts/{agent_id}/revoke")
@@ -619,3 +640,91 @@ async def audit(
     return _render(
         request, "audit.html", p, rows=rows, f={"actor": actor, "action": action}, offset=offset
     )
+
+
+# ---------------------------------------------------------------------------- containment
+
+
+@router.post("/hosts/{agent_id}/contain")
+async def host_contain(
+    request: Request,
+    p: Writer,
+    agent_id: AgentId,
+    action: Annotated[str, Form(max_length=16)],
+    minutes: Annotated[str, Form(max_length=8)] = "",
+    allow: Annotated[str, Form(max_length=2000)] = "",
+    address: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    # another tenant's host is "not found" whatever the form holds
+    await _state(request).db.read(contain_data.host_tenant, p, agent_id)
+    if minutes.strip() and not minutes.strip().isdigit():
+        raise data.Invalid(f"minutes must be a whole number, got {minutes!r}")
+    try:
+        body = ContainIn.model_validate(
+            {
+                "action": action,
+                "minutes": int(minutes) if minutes.strip() else None,
+                "allow": allow.replace(",", " ").split(),
+                "address": address,
+                "reason": reason,
+            }
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())
+        raise data.Invalid(problems) from exc
+    queued = await _state(request).db.write(
+        contain_data.request_containment,
+        p,
+        agent_id,
+        checked_request(body),
+        reason,
+        ip=auth.client_ip(request),
+    )
+    done = f"{action} {queued['status'].replace('_', ' ')} (command {queued['command']})"
+    return _see_other(f"/containment?{urlencode({'done': done, 'agent_id': agent_id})}")
+
+
+@router.get("/containment", response_class=HTMLResponse)
+async def containment_page(
+    request: Request,
+    p: Reader,
+    agent_id: Annotated[str, Query(max_length=128)] = "",
+    done: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    s = _state(request)
+    waiting = await s.db.read(contain_data.list_requests, p, agent_id=agent_id or None)
+    decided = [
+        r
+        for r in await s.db.read(
+            contain_data.list_requests, p, agent_id=agent_id or None, status=None
+        )
+        if r["status"] != "awaiting"
+    ][-50:]
+    return _render(
+        request,
+        "containment.html",
+        p,
+        waiting=waiting,
+        decided=list(reversed(decided)),
+        agent_id=agent_id,
+        done=done,
+    )
+
+
+@router.post("/containment/{command_id}/{verdict}")
+async def containment_decide(
+    request: Request,
+    p: Writer,
+    command_id: Annotated[str, Path(min_length=1, max_length=64)],
+    verdict: Annotated[str, Path(pattern="^(approve|refuse)$")],
+) -> Response:
+    result = await _state(request).db.write(
+        contain_data.decide,
+        p,
+        command_id,
+        approve=verdict == "approve",
+        ip=auth.client_ip(request),
+    )
+    done = f"{result['action']} for {result['agent_id']} {result['status']}"
+    return _see_other(f"/containment?{urlencode({'done': done})}")
