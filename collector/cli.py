@@ -28,16 +28,16 @@ from collector.errors import CollectorError
 from collector.notify.cli import notifications
 from collector.notify.routes import Routes
 from collector.output import emit
+from collector.patch import exposure, exposure_summary
 from collector.store import Store, open_database
 from collector.store.backend import Connection
 
 DATA_DIR_HELP = "Collector data folder (default ./var)."
+CONFIG_HELP = "Collector config file (its [store] may name a PostgreSQL database)."
 
 
 @contextlib.contextmanager
-def _store(
-    data_dir: Path | None, config: Path | None, *, create: bool = False
-) -> Iterator[Store]:
+def _store(data_dir: Path | None, config: Path | None, *, create: bool = False) -> Iterator[Store]:
     """The store for one command; its errors become the command's error message."""
     store = _open_store(data_dir, config, create=create)
     try:
@@ -267,10 +267,15 @@ def _parse_duration(text: str) -> int:
 @click.option("--expires", default="24h", show_default=True, help="Lifetime, e.g. 30m, 24h, 7d.")
 @click.option("--note", default="", help="A reminder of what it is for.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
-def token_create(tenant: str, uses: int, expires: str, note: str, data_dir: Path | None) -> None:
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+def token_create(
+    tenant: str, uses: int, expires: str, note: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Make an enrollment token and print it (it is shown only once)."""
     seconds = _parse_duration(expires)
-    with _store(data_dir, None, create=True) as store:
+    with _store(data_dir, config_path, create=True) as store:
         value = store.create_token(
             tenant,
             uses=uses,
@@ -285,9 +290,14 @@ def token_create(tenant: str, uses: int, expires: str, note: str, data_dir: Path
 @click.option("--tenant")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
-def token_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+def token_list(
+    tenant: str | None, fmt: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """List enrollment tokens (their values are not stored)."""
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         rows = store.list_tokens(tenant=tenant)
     emit(rows, fmt, ["id", "tenant", "uses_left", "expires_ns", "note"])
 
@@ -301,20 +311,35 @@ def agent() -> None:
 @click.option("--tenant")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
-def agent_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
-    """List agents with their tenant and last contact."""
-    with _store(data_dir, None) as store:
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+def agent_list(
+    tenant: str | None, fmt: str, data_dir: Path | None, config_path: Path | None
+) -> None:
+    """List agents with their tenant, last contact, Exchange build and patch status (JSON:
+    each tracked CVE's status and the update that fixes it)."""
+    with _store(data_dir, config_path) as store:
         rows = store.list_agents(tenant=tenant)
-    emit(rows, fmt, ["id", "tenant", "hostname", "agent_version", "last_seen_ns", "revoked_ns"])
+    for row in rows:
+        row["patch_status"] = exposure(row["exchange_build"])
+        row["patch"] = exposure_summary(row["patch_status"])
+    columns = ["id", "tenant", "hostname", "agent_version", "exchange_build", "patch"]
+    emit(rows, fmt, [*columns, "last_seen_ns", "revoked_ns"])
 
 
 @agent.command("revoke")
 @click.argument("agent_id")
 @click.option("--reason", default="", help="Why (kept with the revocation).")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
-def agent_revoke(agent_id: str, reason: str, data_dir: Path | None) -> None:
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+def agent_revoke(
+    agent_id: str, reason: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Cut an agent off: its certificates are denied and its stream is closed."""
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         count = store.revoke_agent(agent_id, reason=reason, now_ns=time.time_ns())
     click.echo(f"agent {agent_id} revoked ({count} certificates denied)")
 
@@ -352,6 +377,9 @@ def maintenance() -> None:
 @click.option("--reason", required=True, help="What the window is for (kept for the audit).")
 @click.option("--by", "actor", default="cli", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
 def maintenance_add(
     tenant: str,
     host: str,
@@ -360,10 +388,11 @@ def maintenance_add(
     reason: str,
     actor: str,
     data_dir: Path | None,
+    config_path: Path | None,
 ) -> None:
     """Open a maintenance window. Content judged bad still alerts."""
     starts_ns, ends_ns = _window(start, duration)
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         sid = store.add_suppression(
             tenant,
             "maintenance",
@@ -393,6 +422,9 @@ def suppress() -> None:
 @click.option("--reason", required=True)
 @click.option("--by", "actor", default="cli", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
 def suppress_add(
     tenant: str,
     host: str,
@@ -402,10 +434,11 @@ def suppress_add(
     reason: str,
     actor: str,
     data_dir: Path | None,
+    config_path: Path | None,
 ) -> None:
     """Hide matching alerts for a while. Content judged bad is never hidden."""
     starts_ns, ends_ns = _window(None, duration)
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         sid = store.add_suppression(
             tenant,
             "suppress",
@@ -425,9 +458,14 @@ def suppress_add(
 @click.option("--tenant")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
-def suppress_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+def suppress_list(
+    tenant: str | None, fmt: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """List maintenance windows and suppression rules, with how many events each hid."""
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         rows = store.list_suppressions(tenant=tenant)
     emit(
         rows,
@@ -439,9 +477,15 @@ def suppress_list(tenant: str | None, fmt: str, data_dir: Path | None) -> None:
 @suppress.command("delete")
 @click.argument("suppression_id", type=int)
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP)
-def suppress_delete(suppression_id: int, data_dir: Path | None) -> None:
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+)
+def suppress_delete(suppression_id: int, data_dir: Path | None, config_path: Path | None) -> None:
     """End a maintenance window or suppression now."""
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         store.delete_suppression(suppression_id)
     click.echo(f"suppression {suppression_id} deleted")
 
@@ -450,9 +494,15 @@ def suppress_delete(suppression_id: int, data_dir: Path | None) -> None:
 
 
 def _queue(
-    agent_id: str, kind: str, argument: str, reason: str, actor: str, data_dir: Path | None
+    agent_id: str,
+    kind: str,
+    argument: str,
+    reason: str,
+    actor: str,
+    data_dir: Path | None,
+    config_path: Path | None,
 ) -> None:
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         command_id = store.queue_command(
             agent_id, kind, argument, actor=actor, reason=reason, now_ns=time.time_ns()
         )
@@ -465,9 +515,16 @@ def _queue(
 _AGENT = click.option("--agent", "agent_id", required=True, help="Agent id (see 'agent list').")
 _REASON = click.option("--reason", default="", help="Why (kept with the command).")
 _BY = click.option("--by", "actor", default="cli", show_default=True, help="Who.")
-_DATA = click.option(
-    "--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP
-)
+
+
+def _DATA(f: Any) -> Any:
+    """--data-dir and --config: where the store is."""
+    f = click.option(
+        "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), help=CONFIG_HELP
+    )(f)
+    return click.option(
+        "--data-dir", type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP
+    )(f)
 
 
 @main.command()
@@ -476,9 +533,16 @@ _DATA = click.option(
 @_REASON
 @_BY
 @_DATA
-def quarantine(agent_id: str, path: str, reason: str, actor: str, data_dir: Path | None) -> None:
+def quarantine(
+    agent_id: str,
+    path: str,
+    reason: str,
+    actor: str,
+    data_dir: Path | None,
+    config_path: Path | None,
+) -> None:
     """Move PATH (inside a watched root on the agent's host) into the agent's vault."""
-    _queue(agent_id, "quarantine", path, reason, actor, data_dir)
+    _queue(agent_id, "quarantine", path, reason, actor, data_dir, config_path)
 
 
 @main.command()
@@ -487,9 +551,16 @@ def quarantine(agent_id: str, path: str, reason: str, actor: str, data_dir: Path
 @_REASON
 @_BY
 @_DATA
-def restore(agent_id: str, vault_id: str, reason: str, actor: str, data_dir: Path | None) -> None:
+def restore(
+    agent_id: str,
+    vault_id: str,
+    reason: str,
+    actor: str,
+    data_dir: Path | None,
+    config_path: Path | None,
+) -> None:
     """Put a quarantined file back where it was."""
-    _queue(agent_id, "restore", vault_id, reason, actor, data_dir)
+    _queue(agent_id, "restore", vault_id, reason, actor, data_dir, config_path)
 
 
 @main.command()
@@ -497,9 +568,11 @@ def restore(agent_id: str, vault_id: str, reason: str, actor: str, data_dir: Pat
 @_REASON
 @_BY
 @_DATA
-def rescan(agent_id: str, reason: str, actor: str, data_dir: Path | None) -> None:
+def rescan(
+    agent_id: str, reason: str, actor: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Have the agent diff its web roots against its inventory now."""
-    _queue(agent_id, "rescan", "", reason, actor, data_dir)
+    _queue(agent_id, "rescan", "", reason, actor, data_dir, config_path)
 
 
 @main.command()
@@ -508,10 +581,17 @@ def rescan(agent_id: str, reason: str, actor: str, data_dir: Path | None) -> Non
 @_REASON
 @_BY
 @_DATA
-def collect(agent_id: str, path: str, reason: str, actor: str, data_dir: Path | None) -> None:
+def collect(
+    agent_id: str,
+    path: str,
+    reason: str,
+    actor: str,
+    data_dir: Path | None,
+    config_path: Path | None,
+) -> None:
     """Have AGENT send the file at PATH (inside its web roots, staging or log folders) as
     evidence; the collector keeps it inert, for 'incident export'. Nothing changes on the host."""
-    _queue(agent_id, "collect", path, reason, actor, data_dir)
+    _queue(agent_id, "collect", path, reason, actor, data_dir, config_path)
 
 
 @main.group()
@@ -528,7 +608,6 @@ def incident() -> None:
 )
 @_BY
 @_DATA
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False))
 def incident_export(
     alert_id: int, out: Path | None, actor: str, data_dir: Path | None, config_path: Path | None
 ) -> None:
@@ -554,9 +633,11 @@ def incident_export(
 @click.option("--agent", "agent_id", help="Only this agent's commands.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @_DATA
-def commands(agent_id: str | None, fmt: str, data_dir: Path | None) -> None:
+def commands(
+    agent_id: str | None, fmt: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Response actions with who asked, when, and what the agent answered."""
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         rows = store.list_commands(agent_id=agent_id)
     emit(rows, fmt, ["id", "agent_id", "kind", "argument", "status", "result", "requested_by"])
 
@@ -585,12 +666,18 @@ def rules() -> None:
 )
 @_BY
 @_DATA
-def rules_push(folders: tuple[Path, ...], tenant: str, actor: str, data_dir: Path | None) -> None:
+def rules_push(
+    folders: tuple[Path, ...],
+    tenant: str,
+    actor: str,
+    data_dir: Path | None,
+    config_path: Path | None,
+) -> None:
     """Push the Sigma and YARA files under FOLDERS to the agents (applied without a
     restart, after each agent has validated them; a bad bundle leaves the old rules)."""
     from collector.rulebundle import build_bundle
 
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         bundle = build_bundle(list(folders))
         store.set_rule_bundle(tenant, bundle, actor=actor, now_ns=time.time_ns())
     click.echo(f"bundle {bundle.version} ({len(bundle.files)} files) in force for {tenant}")
@@ -600,10 +687,12 @@ def rules_push(folders: tuple[Path, ...], tenant: str, actor: str, data_dir: Pat
 
 
 @contextlib.contextmanager
-def _containment_transaction(data_dir: Path | None) -> Iterator[Connection]:
+def _containment_transaction(
+    data_dir: Path | None, config_path: Path | None
+) -> Iterator[Connection]:
     """One write transaction on the store for a containment command; a refusal (role,
     approval, bad input) becomes the command's error and nothing is written."""
-    with _store(data_dir, None) as store:
+    with _store(data_dir, config_path) as store:
         conn = store.database.connect()
         try:
             with conn.transaction():
@@ -623,7 +712,7 @@ def contain() -> None:
 def _contain_command(action: str, help_text: str, *, timed: bool, address: bool) -> click.Command:
     def callback(**options: Any) -> None:
         agent_id = options["agent_id"]
-        with _containment_transaction(options["data_dir"]) as conn:
+        with _containment_transaction(options["data_dir"], options["config_path"]) as conn:
             request = containment_request(
                 action,
                 minutes=options.get("minutes"),
@@ -671,6 +760,11 @@ def _contain_command(action: str, help_text: str, *, timed: bool, address: bool)
         click.Option(
             ["--data-dir"], type=click.Path(path_type=Path, file_okay=False), help=DATA_DIR_HELP
         ),
+        click.Option(
+            ["--config", "config_path"],
+            type=click.Path(path_type=Path, dir_okay=False),
+            help=CONFIG_HELP,
+        ),
     ]
 
     return click.Command(action, params=params, callback=callback, help=help_text)
@@ -689,8 +783,10 @@ for _action, _help, _timed, _address in (
     contain.add_command(_contain_command(_action, _help, timed=_timed, address=_address))
 
 
-def _decide(command_id: str, actor: str, data_dir: Path | None, *, approve: bool) -> None:
-    with _containment_transaction(data_dir) as conn:
+def _decide(
+    command_id: str, actor: str, data_dir: Path | None, config_path: Path | None, *, approve: bool
+) -> None:
+    with _containment_transaction(data_dir, config_path) as conn:
         done = decide(conn, cli_principal(actor), command_id, approve=approve)
     sent = "; the command is sent to the agent" if approve else ""
     click.echo(f"{done['action']} for {done['agent_id']} {done['status']} by {actor}{sent}")
@@ -700,18 +796,22 @@ def _decide(command_id: str, actor: str, data_dir: Path | None, *, approve: bool
 @click.argument("command_id")
 @_BY
 @_DATA
-def contain_approve(command_id: str, actor: str, data_dir: Path | None) -> None:
+def contain_approve(
+    command_id: str, actor: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Approve a request awaiting a second analyst (not your own): it is sent then."""
-    _decide(command_id, actor, data_dir, approve=True)
+    _decide(command_id, actor, data_dir, config_path, approve=True)
 
 
 @contain.command("refuse")
 @click.argument("command_id")
 @_BY
 @_DATA
-def contain_refuse(command_id: str, actor: str, data_dir: Path | None) -> None:
+def contain_refuse(
+    command_id: str, actor: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Refuse (or, as its requester, withdraw) a request awaiting approval."""
-    _decide(command_id, actor, data_dir, approve=False)
+    _decide(command_id, actor, data_dir, config_path, approve=False)
 
 
 @contain.command("requests")
@@ -719,9 +819,11 @@ def contain_refuse(command_id: str, actor: str, data_dir: Path | None) -> None:
 @click.option("--all", "every", is_flag=True, help="Decided ones too, not only those waiting.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @_DATA
-def contain_requests(agent_id: str | None, every: bool, fmt: str, data_dir: Path | None) -> None:
+def contain_requests(
+    agent_id: str | None, every: bool, fmt: str, data_dir: Path | None, config_path: Path | None
+) -> None:
     """Containment requests that need (or needed) a second analyst's approval."""
-    with _containment_transaction(data_dir) as conn:
+    with _containment_transaction(data_dir, config_path) as conn:
         rows = list_requests(
             conn, cli_principal("cli"), agent_id=agent_id, status=None if every else "awaiting"
         )
@@ -741,9 +843,13 @@ def contain_requests(agent_id: str | None, every: bool, fmt: str, data_dir: Path
 @_BY
 @_DATA
 def contain_policy(
-    tenant: str, actions: tuple[str, ...], actor: str, data_dir: Path | None
+    tenant: str,
+    actions: tuple[str, ...],
+    actor: str,
+    data_dir: Path | None,
+    config_path: Path | None,
 ) -> None:
     """Set which containment actions of TENANT wait for a second analyst's approval."""
-    with _containment_transaction(data_dir) as conn:
+    with _containment_transaction(data_dir, config_path) as conn:
         now = set_approval_policy(conn, cli_principal(actor), tenant, list(actions))
     click.echo(f"{tenant}: " + (f"{', '.join(now)} need approval" if now else "no approvals"))

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from collector.errors import ConfigError
 
@@ -22,6 +23,8 @@ class StoreConfig:
 
     dsn: str = ""
     max_connections: int = 8  # PostgreSQL connections per pool (store, console, notify)
+    # A file holding the DSN's password (a container secret), so the config file need not
+    password_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +86,27 @@ class CollectorConfig:
 
     @property
     def store_target(self) -> Path | str:
-        """What the store opens: the PostgreSQL DSN if one is set, else the SQLite file."""
-        return self.store.dsn or self.store_path
+        """What the store opens: the PostgreSQL DSN if one is set (with the password from
+        ``password_file`` when given), else the SQLite file."""
+        if not self.store.dsn:
+            return self.store_path
+        if not self.store.password_file:
+            return self.store.dsn
+        try:
+            password = Path(self.store.password_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read the password file: {exc}", key="store.password_file"
+            ) from None
+        parts = urlsplit(self.store.dsn)
+        if not parts.username:
+            raise ConfigError(
+                "password_file needs a user name in the DSN (postgresql://USER@host/db)",
+                key="store.dsn",
+            )
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{parts.username}:{quote(password, safe='')}@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     @property
     def pki_path(self) -> Path:
@@ -193,6 +215,8 @@ def _store_config(raw: Any, path: Path | None) -> StoreConfig:
             file=str(path) if path else None,
         )
     _positive(values.get("max_connections", 8), "store.max_connections", path)
+    if not isinstance(values.get("password_file", ""), str):
+        raise ConfigError("must be a file path", key="store.password_file", file=str(path))
     return StoreConfig(**values)
 
 

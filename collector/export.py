@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 from collector.console import data
 from collector.console.data import Principal
 from collector.errors import NotFound, StoreError
-from collector.patch import assess
+from collector.patch import exposure
 from collector.store.backend import Connection, open_database
 
 FORMAT = "exwatch-incident/1"
@@ -130,7 +130,6 @@ def _hosts(conn: Connection, p: Principal, agent_ids: list[str]) -> list[dict[st
         f"SELECT * FROM agents WHERE id IN ({_marks(agent_ids)}) AND {where} ORDER BY hostname",
         [*agent_ids, *args],
     ):
-        patch = assess(r["exchange_build"] or None)
         hosts.append(
             {
                 "agent_id": r["id"],
@@ -143,16 +142,7 @@ def _hosts(conn: Connection, p: Principal, agent_ids: list[str]) -> list[dict[st
                 "enrolled": data.iso(r["first_seen_ns"]),
                 "last_seen": data.iso(r["last_seen_ns"]),
                 "revoked": bool(r["revoked_ns"]),
-                "patch_status": {
-                    cve: {
-                        "status": str(a.status),
-                        "update": a.update,
-                        "kb": a.kb,
-                        "fixed_in": str(a.fixed_in) if a.fixed_in else "",
-                        "reason": a.reason,
-                    }
-                    for cve, a in patch.items()
-                },
+                "patch_status": exposure(r["exchange_build"]),
             }
         )
     return hosts

@@ -31,6 +31,8 @@ __all__ = [
     "SecurityUpdate",
     "Status",
     "assess",
+    "exposure",
+    "exposure_summary",
     "parse_build",
     "product_name",
 ]
@@ -262,3 +264,27 @@ def assess(build: Build | str | None) -> dict[str, CveAssessment]:
         for cve in update.cves:
             out[cve] = CveAssessment(cve, status, update.name, update.kb, fixed_in, reason)
     return out
+
+
+def exposure(build: str | None) -> dict[str, dict[str, str]]:
+    """Every tracked CVE's status on ``build`` as the API, the console, the CLI and the
+    incident export show it (JSON-ready)."""
+    return {
+        cve: {
+            "status": str(a.status),
+            "update": a.update,
+            "kb": a.kb,
+            "fixed_in": str(a.fixed_in) if a.fixed_in else "",
+            "reason": a.reason,
+        }
+        for cve, a in assess(build or None).items()
+    }
+
+
+def exposure_summary(status: dict[str, dict[str, str]]) -> str:
+    """One word for a host: exposed (to any CVE), unknown (to any, none exposed) or patched."""
+    states = {s["status"] for s in status.values()}
+    for word in (Status.EXPOSED, Status.UNKNOWN):
+        if word in states:
+            return str(word)
+    return str(Status.PATCHED)

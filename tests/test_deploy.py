@@ -49,7 +49,12 @@ def test_compose_file_is_well_formed() -> None:
     compose = yaml.safe_load((DEPLOY / "compose/compose.yml").read_text())
     assert set(compose["services"]) == {"collector", "postgres"}
     assert "/data" in compose["services"]["collector"]["volumes"][0]
-    load_config(DEPLOY / "compose/collector.toml")
+    config = load_config(DEPLOY / "compose/collector.toml")
+    # the collector's store is the compose file's database, its password the shared secret
+    assert config.store.dsn.startswith("postgresql://exwatch@postgres:5432/")
+    secret = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"]
+    assert config.store.password_file == secret
+    assert compose["services"]["collector"]["secrets"] == compose["services"]["postgres"]["secrets"]
 
 
 def test_powershell_scripts_are_balanced_and_parameterised() -> None:

@@ -32,6 +32,7 @@ from google.protobuf.message import DecodeError
 
 from collector.alerting.candidates import SEVERITY_BY_NAME, SEVERITY_NAMES
 from collector.errors import StoreError
+from collector.patch import exposure, exposure_summary
 from collector.store.backend import Connection, Cursor, Database, IntegrityError, Row
 from collector.store.store import Store
 from protos import exwatch_pb2 as pb
@@ -234,6 +235,7 @@ def _host_dict(r: Row, now: int, offline_after_ns: int) -> dict[str, Any]:
         if d["revoked_ns"]
         else ("online" if d["last_seen_ns"] >= now - offline_after_ns else "offline")
     )
+    patch = exposure(d["exchange_build"])
     return {
         "id": d["id"],
         "tenant": d["tenant"],
@@ -247,6 +249,8 @@ def _host_dict(r: Row, now: int, offline_after_ns: int) -> dict[str, Any]:
         "agent_version": d["agent_version"],
         "rules_version": d["rules_version"],
         "exchange_build": d["exchange_build"],
+        "patch_status": patch,
+        "patch": exposure_summary(patch),
         "os": d["os"],
         "spool_events": d["spool_events"],
         "events_shed_total": d["events_shed_total"],

@@ -112,6 +112,14 @@ class EventOut(BaseModel):
     payload: dict[str, Any] | None
 
 
+class CvePatchOut(BaseModel):
+    status: Literal["patched", "exposed", "unknown"]
+    update: str = Field(description="The security update that fixes it (Mar21SU ...).")
+    kb: str
+    fixed_in: str = Field(description="The fixed build of the host's CU, when one exists.")
+    reason: str
+
+
 class HostOut(BaseModel):
     id: str
     tenant: str
@@ -124,6 +132,11 @@ class HostOut(BaseModel):
     agent_version: str
     rules_version: str
     exchange_build: str
+    patch: Literal["patched", "exposed", "unknown"] = Field(
+        description="exposed: to at least one tracked CVE; unknown: the build cannot be judged "
+        "for at least one (never read it as patched)."
+    )
+    patch_status: dict[str, CvePatchOut] = Field(description="Per CVE.")
     os: str
     spool_events: int
     events_shed_total: int
