@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from agent.logs.formats import LogFormat
 from agent.sigma import SigmaRuleSet
 from agent.sources.logs import LogMonitor
@@ -141,5 +143,43 @@ def test_binary_file_named_like_a_log_is_skipped_and_counted(tmp_path: Path) -> 
         h.wait_for(lambda ev: len(ev) == 1)
         assert h.monitor.malformed >= 1
         assert h.monitor.sensor_status().state == pb.SENSOR_STATE_OK
+    finally:
+        h.stop()
+
+
+def test_stop_ends_a_long_retro_hunt_and_the_next_start_hunts_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "W3SVC1" / "u_ex261128.log"
+    log.parent.mkdir()
+    log.write_text(HEADER + BENIGN * 200_000 + PROXYSHELL, newline="")  # ~20 MB: 5 chunks
+    pace = LogMonitor._pace_hunt
+
+    def slow_disk(self: LogMonitor, count: int) -> None:  # every chunk takes a second
+        pace(self, count)
+        self._stop.wait(1.0)
+
+    monkeypatch.setattr(LogMonitor, "_pace_hunt", slow_disk)
+    db = StateDB(tmp_path / "agent.db")
+    monitor = LogMonitor(
+        {LogFormat.IIS: [str(log.parent / "u_ex*.log")]},
+        db,
+        Spool(db, max_bytes=10**9),
+        RULES,
+        poll_seconds=0.1,
+    )
+    monitor.start()
+    try:
+        time.sleep(0.5)
+        assert not monitor.ready.is_set(), "the hunt should still be crawling"
+    finally:
+        began = time.monotonic()
+        monitor.stop()
+        db.close()
+    assert time.monotonic() - began < 2, "a stop waited for the retro-hunt"
+    monkeypatch.undo()
+    h = Harness(tmp_path)  # nothing was marked as hunted: the next start hunts again
+    try:
+        h.wait_for(lambda ev: any(e.retro and e.log.line == 200_003 for e in ev))
     finally:
         h.stop()

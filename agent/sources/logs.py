@@ -276,27 +276,36 @@ class LogMonitor:
             found = 0
             events: list[pb.Event] = []
             self._hunt_ran_since = time.monotonic()
-            for finding in hunt_paths(recent, self.ruleset, on_bytes=self._pace_hunt):
-                if isinstance(finding, CorrelationFinding):
-                    events.append(finding.to_event(retro=True))
-                    found += 1
-                    continue
-                event = new_event(matches=[finding.detection], retro=True)
-                record = finding.record
-                event.log.CopyFrom(
-                    pb.LogRecordEvent(
-                        source=record.source,
-                        file=record.file,
-                        line=finding.line,
-                        fields=dict(record.fields),
+            try:
+                for finding in hunt_paths(recent, self.ruleset, on_bytes=self._pace_hunt):
+                    if isinstance(finding, CorrelationFinding):
+                        events.append(finding.to_event(retro=True))
+                        found += 1
+                        continue
+                    event = new_event(matches=[finding.detection], retro=True)
+                    record = finding.record
+                    event.log.CopyFrom(
+                        pb.LogRecordEvent(
+                            source=record.source,
+                            file=record.file,
+                            line=finding.line,
+                            fields=dict(record.fields),
+                        )
                     )
-                )
-                events.append(event)
-                found += 1
-                if len(events) >= 500:
-                    self.spool.put(events)
-                    events = []
+                    events.append(event)
+                    found += 1
+                    if len(events) >= 500:
+                        self.spool.put(events)
+                        events = []
+            except _HuntStopped:
+                pass  # the agent is stopping
             self.spool.put(events)
+            if self._stop.is_set():
+                # A service stop must not wait for years of logs. Nothing is marked as hunted,
+                # so the next start hunts again (what was found is sent now; found again
+                # then, it joins the same incident).
+                log.info("retro-hunt interrupted by stop after %d detections", found)
+                return
             why = "first start" if first else "rules changed"
             log.info("retro-hunt (%s) over %d logs: %d detections", why, len(recent), found)
         if first:
@@ -310,7 +319,10 @@ class LogMonitor:
             StateDB.set_meta(conn, version_key, self.ruleset.version)
 
     def _pace_hunt(self, _bytes: int) -> None:
-        """Between two chunks of a retro-hunt: rest long enough to keep to ``hunt_duty``."""
+        """Between two chunks of a retro-hunt: end it when the agent stops, and rest long
+        enough to keep to ``hunt_duty``."""
+        if self._stop.is_set():
+            raise _HuntStopped
         if self.hunt_duty >= 1:
             return
         ran = time.monotonic() - self._hunt_ran_since
@@ -365,3 +377,7 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+class _HuntStopped(Exception):
+    """Raised between two chunks of a retro-hunt when the agent stops."""
