@@ -3,8 +3,9 @@
 Parsing every line would cost microseconds a line. Instead each file is read in large byte
 chunks, and :mod:`agent.hunt_prefilter` searches each raw chunk at once for the few lines that
 could match a rule once decoded as the matcher decodes field values. Only those lines (plus the
-``#`` header lines that tell the parser the column layout) are parsed and evaluated. Line
-numbers come from counting newlines, so they stay exact although most lines are never split.
+``#`` header lines that tell the parser the column layout) are parsed, and on each only the
+rules owning a clause the line satisfies are evaluated. Line numbers come from counting
+newlines, so they stay exact although most lines are never split.
 
 The live agent calls :func:`hunt_paths` for its first-start look-back; operators run
 ``exwatch-agent hunt``.
@@ -223,7 +224,15 @@ def hunt_file(
                 stats.lines += block.count(b"\n", 0, end)
             else:
                 yield from _scan_block(
-                    block, end, stats.lines - first_line, scan_pre, parser, ruleset, since, stats
+                    block,
+                    end,
+                    stats.lines - first_line,
+                    scan_pre,
+                    parser,
+                    ruleset,
+                    fmt,
+                    since,
+                    stats,
                 )
 
 
@@ -265,16 +274,20 @@ def _scan_block(
     pre: LinePrefilter | None,
     parser: LineParser,
     ruleset: SigmaRuleSet,
+    fmt: str,
     since: datetime | None,
     stats: HuntStats,
 ) -> Iterator[HuntFinding]:
+    # Line start -> indexes of the rule set's clauses for ``fmt`` that the line satisfies: only
+    # rules owning one of them are evaluated on it.
+    satisfied: dict[int, frozenset[int]] = {}
     if pre is None:
         starts = [0, *[m.end() for m in re.finditer(rb"\n", block[:end])][:-1]]
     else:
         headers = _header_lines(block, end)
-        cands = pre.candidates(block, end)
-        stats.candidates += len(cands)
-        starts = sorted(set(headers) | set(cands))
+        satisfied = dict(pre.matches(block, end))
+        stats.candidates += len(satisfied)
+        starts = sorted(satisfied.keys() | headers)
     # Newlines are counted once over the block: up to each line parsed, then to the end.
     line_no = base
     prev = 0
@@ -297,7 +310,10 @@ def _scan_block(
             when = _timestamp(record.fields)
             if when is not None and when < since:
                 continue
-        for detection in ruleset.match(record, silent=True):  # silent: for hunt_paths' correlator
+        # A parser may name its records' source otherwise; then the clauses say nothing.
+        hint = satisfied.get(start) if record.source == fmt else None
+        # silent: for hunt_paths' correlator
+        for detection in ruleset.match(record, silent=True, satisfied=hint):
             stats.findings += 1
             yield HuntFinding(record.file, record.line, detection, record)
     stats.lines += line_no - base + block.count(b"\n", prev, end)

@@ -15,14 +15,15 @@ searched instead, with patterns that already allow for what decoding would chang
 
 Each clause group is searched as one line-bounded pattern over its two most selective literals
 (``A[^\\n]*B|B[^\\n]*A``; groups sharing a literal share a pattern). Lines hit are then decoded
-exactly (:func:`line_view`) and checked against their groups' full clauses. The search runs
-on Hyperscan (SIMD multi-pattern; it also says which pattern hit), else on RE2 over one
-alternation.
+exactly (:func:`line_view`) and checked against their groups' full clauses; the clauses a line
+satisfies tell the matcher which rules can match it. The search runs on Hyperscan (SIMD
+multi-pattern; it also says which pattern hit), else on RE2 over one alternation.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -134,19 +135,20 @@ def line_view(raw: bytes) -> bytes:
     return line
 
 
-# (group key: the two literals scanned for, full clauses of the group)
-_Group = tuple[tuple[bytes, ...], tuple[tuple[bytes, ...], ...]]
+# (group key: the two literals scanned for, full clauses of the group, each with its index in
+# the clauses the prefilter was made of)
+_Group = tuple[tuple[bytes, ...], tuple[tuple[int, tuple[bytes, ...]], ...]]
 
 
 def _groups(clauses: Sequence[frozenset[str]]) -> list[_Group] | None:
-    by_key: dict[tuple[bytes, ...], list[tuple[bytes, ...]]] = {}
-    for clause in clauses:
+    by_key: dict[tuple[bytes, ...], list[tuple[int, tuple[bytes, ...]]]] = {}
+    for index, clause in enumerate(clauses):
         ranked = sorted(clause, key=lambda lit: (-_scan_score(lit), lit))
         full = tuple(b for b in (ascii_literal(lit) for lit in ranked) if b)
         if not full:
             return None
         key = tuple(sorted(full[:2]))
-        by_key.setdefault(key, []).append(full)
+        by_key.setdefault(key, []).append((index, full))
     return [(key, tuple(v)) for key, v in by_key.items()]
 
 
@@ -154,14 +156,19 @@ def _alternatives(lits: Sequence[bytes]) -> bytes:
     return b"(?:" + b"|".join(literal_pattern(lit) for lit in lits) + b")"
 
 
-def _merged_patterns(groups: Sequence[_Group]) -> list[tuple[bytes, tuple[int, ...]]]:
+# (pattern, its groups, the literal they share or None, each group's other literal)
+_Merged = tuple[bytes, tuple[int, ...], bytes | None, tuple[bytes, ...]]
+
+
+def _merged_patterns(groups: Sequence[_Group]) -> list[_Merged]:
     """One pattern per literal that groups share, with the groups it stands for: all single
     literals as one alternation, and ``A[^\n]*(B1|B2..)|(B1|B2..)[^\n]*A`` for the pairs
     with A in common. Fewer, larger patterns compile in a fraction of the time."""
     singles = [i for i, (key, _) in enumerate(groups) if len(key) == 1]
-    out = []
+    out: list[_Merged] = []
     if singles:
-        out.append((_alternatives([groups[i][0][0] for i in singles]), tuple(singles)))
+        lits = tuple(groups[i][0][0] for i in singles)
+        out.append((_alternatives(lits), tuple(singles), None, lits))
     pending = {i for i, (key, _) in enumerate(groups) if len(key) == 2}
     while pending:
         counts: dict[bytes, int] = {}
@@ -170,9 +177,11 @@ def _merged_patterns(groups: Sequence[_Group]) -> list[tuple[bytes, tuple[int, .
                 counts[lit] = counts.get(lit, 0) + 1
         shared = max(sorted(counts), key=lambda lit: counts[lit])
         members = sorted(i for i in pending if shared in groups[i][0])
-        others = _alternatives([next(x for x in groups[i][0] if x != shared) for i in members])
+        lits = tuple(next(x for x in groups[i][0] if x != shared) for i in members)
+        others = _alternatives(lits)
         a = literal_pattern(shared)
-        out.append((a + rb"[^\n]*" + others + b"|" + others + rb"[^\n]*" + a, tuple(members)))
+        pattern = a + rb"[^\n]*" + others + b"|" + others + rb"[^\n]*" + a
+        out.append((pattern, tuple(members), shared, lits))
         pending -= set(members)
     return out
 
@@ -190,11 +199,14 @@ class LinePrefilter:
         self.groups = groups
         chars = {c for key, _ in groups for lit in key for c in lit}
         merged = _merged_patterns(groups)
+        # Per merged pattern, what a line it hits is tested for: one test for the shared
+        # literal, then one per group for its other literal.
+        self._checks = [(shared, members, lits) for _, members, shared, lits in merged]
         triggers = _decode_triggers(chars)
-        self._all = tuple(range(len(groups)))
-        # What each pattern's hit says: the groups to check (all of them after a trigger).
-        self._meaning = [members for _, members in merged] + [self._all] * len(triggers)
-        patterns = [pattern for pattern, _ in merged] + triggers
+        self._all = tuple(range(len(merged)))
+        # What each pattern's hit says: the merged patterns to check (all after a trigger).
+        self._meaning = [(i,) for i in self._all] + [self._all] * len(triggers)
+        patterns = [pattern for pattern, _, _, _ in merged] + triggers
         self.engine = engine or ("hyperscan" if _hyperscan is not None else "re2")
         self._hits: Callable[[Any, int], list[tuple[int, int]]]
         if self.engine == "hyperscan":
@@ -251,31 +263,47 @@ class LinePrefilter:
     def candidates(self, block: bytes | bytearray, end: int | None = None) -> list[int]:
         """Sorted starts of the lines of ``block[:end]`` (whole lines, each ended by ``\\n``)
         that satisfy a clause after decoding."""
+        return [start for start, _ in self.matches(block, end)]
+
+    def matches(
+        self, block: bytes | bytearray, end: int | None = None
+    ) -> list[tuple[int, frozenset[int]]]:
+        """:meth:`candidates`, each with the indexes of every clause its line satisfies: a rule
+        none of whose clauses is among them cannot match the line."""
         end = len(block) if end is None else end
-        lines: dict[int, set[int]] = {}
+        lines: dict[int, set[int]] = {}  # line start -> merged patterns to check
         meaning = self._meaning
         for stop, pattern in self._hits(block, end):
             start = block.rfind(b"\n", 0, stop) + 1
-            groups = meaning[pattern] if pattern >= 0 else self._all
+            checks = meaning[pattern] if pattern >= 0 else self._all
             known = lines.get(start)
             if known is None:
-                lines[start] = set(groups)
+                lines[start] = set(checks)
             else:
-                known.update(groups)
+                known.update(checks)
         out = []
         for start in sorted(lines):
             stop = block.find(b"\n", start, end)
             view = line_view(bytes(block[start : end if stop < 0 else stop]))
-            for index in sorted(lines[start]):
-                key, clauses = self.groups[index]
-                if (
-                    key[0] in view
-                    and key[-1] in view
-                    and any(all(lit in view for lit in clause) for clause in clauses)
-                ):
-                    out.append(start)
-                    break
+            satisfied = self._satisfied(view, lines[start])
+            if satisfied:
+                out.append((start, satisfied))
         return out
+
+    def _satisfied(self, view: bytes, checks: set[int]) -> frozenset[int]:
+        """Indexes of the clauses of the groups of the merged patterns ``checks`` that the
+        decoded line ``view`` satisfies."""
+        out: list[int] = []
+        contains = view.__contains__
+        for check in checks:
+            shared, members, others = self._checks[check]
+            if shared is not None and not contains(shared):
+                continue
+            for group in itertools.compress(members, map(contains, others)):
+                for index, clause in self.groups[group][1]:
+                    if all(map(contains, clause)):
+                        out.append(index)
+        return frozenset(out)
 
 
 @functools.lru_cache(maxsize=32)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from agent.errors import MalformedLine
 from agent.hunt import hunt_file
-from agent.hunt_prefilter import CASEFOLD_TO_ASCII, LinePrefilter, line_view
+from agent.hunt_prefilter import CASEFOLD_TO_ASCII, LinePrefilter, ascii_literal, line_view
 from agent.logs.formats import LogFormat
 from agent.logs.parse import LineParser
 from agent.sigma import SigmaRuleSet
@@ -194,10 +194,22 @@ def check_same(
     assert clauses
     starts = [0, *[i + 1 for i, b in enumerate(block) if b == 0x0A][:-1]]
     wanted = {starts[n - 1] for n, _ in expected}
+    # Each line's clauses, satisfied after decoding: the hunt evaluates only their rules.
+    views = {start: line_view(block[start : block.index(b"\n", start)]) for start in starts}
+    every = {
+        start: frozenset(
+            i
+            for i, clause in enumerate(clauses)
+            if all(ascii_literal(lit) in view for lit in clause)
+        )
+        for start, view in views.items()
+    }
     for engine in ("hyperscan", "re2"):
         if (fmt, engine) not in _ENGINES:  # compiling takes a tenth of a second
             _ENGINES[fmt, engine] = LinePrefilter(clauses, engine=engine)
         assert wanted <= set(_ENGINES[fmt, engine].candidates(block))
+        found = dict(_ENGINES[fmt, engine].matches(block))
+        assert found == {start: hit for start, hit in every.items() if hit}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ import pytest
 from agent.detection import Severity
 from agent.logrecord import LogRecord
 from agent.sigma import RuleError, SigmaRuleSet
-from agent.sigma.correlation import CorrelationFinding, Correlator
+from agent.sigma.correlation import CorrelationFinding, Correlator, _Entry, _Group
 
 FAIL_ID = "5b0c3f0e-6a43-4d67-9d52-1f7f5d7a0001"
 OK_ID = "5b0c3f0e-6a43-4d67-9d52-1f7f5d7a0002"
@@ -312,6 +312,25 @@ def test_state_is_capped(tmp_path: Path) -> None:
     assert len(state.groups[("alice",)].entries) == 6
     [found] = correlator.flush()
     assert found.count == 100  # the episode still counts every record
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_value_count_distinct_matches_a_recount_of_the_window(seed: int) -> None:
+    # The group keeps distinct counts incrementally (records mostly arrive in time order);
+    # whatever the order, caps and ties, every window must count what a recount finds.
+    rng = random.Random(seed)
+    group = _Group(("g",))
+    for _ in range(300):
+        time_ns = rng.randrange(60) if rng.random() < 0.2 else 40 + rng.randrange(100)
+        value = rng.choice("abcdefghij")
+        group.insert(_Entry(time_ns, 0, value, "iis", "f", 1), cap=40)
+        for _ in range(3):
+            start = rng.randrange(len(group.times))
+            end = rng.randrange(start, len(group.times)) + 1
+            first, last = group.times[start], group.times[end - 1]
+            expected = {e.value for e in group.entries if first <= e.time_ns <= last}
+            assert group.distinct(start, end) == len(expected)
+        assert group.lasts == sorted(times[-1] for times in group.by_value.values())
 
 
 def test_live_drops_records_later_than_the_window_allows(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from sigma.correlations import (
 from agent.detection import Detection, Severity
 from agent.events import new_event
 from agent.logrecord import LogRecord
-from agent.sigma.fieldmap import event_from_record
+from agent.sigma.fieldmap import Event, event_from_record
 from agent.sigma.matcher import UnsupportedRule
 from protos import exwatch_pb2 as pb
 
@@ -290,6 +290,9 @@ class _Group:
     # one search per value, not one look at every entry (an account's own requests are many,
     # its addresses few).
     by_value: dict[str, list[int]] = field(default_factory=dict)
+    # The latest time of each value, sorted: over a window that reaches the group's newest
+    # entry (records mostly arrive in time order) the distinct count is one search.
+    lasts: list[int] = field(default_factory=list)
     episode: _Episode | None = None
 
     def insert(self, entry: _Entry, cap: int) -> None:
@@ -297,15 +300,45 @@ class _Group:
         self.times.insert(pos, entry.time_ns)
         self.entries.insert(pos, entry)
         if entry.value:
-            bisect.insort(self.by_value.setdefault(entry.value, []), entry.time_ns)
+            self._add_value(entry.value, entry.time_ns)
         if len(self.entries) > cap:
             oldest = self.entries[0]
             del self.times[0], self.entries[0]
             if oldest.value:
                 times = self.by_value[oldest.value]
                 del times[bisect.bisect_left(times, oldest.time_ns)]
-                if not times:
+                if not times:  # its last time was the oldest one
                     del self.by_value[oldest.value]
+                    del self.lasts[bisect.bisect_left(self.lasts, oldest.time_ns)]
+
+    def _add_value(self, value: str, time_ns: int) -> None:
+        times = self.by_value.get(value)
+        if times is None:
+            self.by_value[value] = [time_ns]
+            bisect.insort(self.lasts, time_ns)
+            return
+        last = times[-1]
+        bisect.insort(times, time_ns)
+        if time_ns > last:
+            del self.lasts[bisect.bisect_left(self.lasts, last)]
+            bisect.insort(self.lasts, time_ns)
+
+    def distinct(self, start: int, end: int) -> int:
+        """How many values occur in the entries ``start:end`` (whose times span a window)."""
+        times = self.times
+        first, last = times[start], times[end - 1]
+        if last == times[-1]:
+            return len(self.lasts) - bisect.bisect_left(self.lasts, first)
+        # Older window (records of another log arrive later): look at whichever is fewer, the
+        # window's entries or the values.
+        lo, hi = bisect.bisect_left(times, first), bisect.bisect_right(times, last)
+        if hi - lo < len(self.by_value):
+            return len({e.value for e in self.entries[lo:hi] if e.value})
+        return sum(
+            1
+            for times in self.by_value.values()
+            if (i := bisect.bisect_left(times, first)) < len(times) and times[i] <= last
+        )
 
 
 class _RuleState:
@@ -321,6 +354,15 @@ class _RuleState:
             else max_entries
         )
         self.groups: OrderedDict[tuple[str, ...], _Group] = OrderedDict()
+        # Per referenced rule (by index): the names of its fields that hold the group-by
+        # fields, and the counted value's field.
+        self.fields = [
+            (
+                tuple(spec.field_for(g, rule_id) for g in spec.group_by),
+                spec.field_for(spec.value_field, rule_id) if spec.value_field else None,
+            )
+            for rule_id in spec.rules
+        ]
 
     def metric(self, group: _Group, start: int, end: int) -> int:
         """The condition's measure over ``group``'s entries ``start:end``."""
@@ -328,12 +370,7 @@ class _RuleState:
         if kind == "event_count":
             return end - start
         if kind == "value_count":
-            first, last = group.times[start], group.times[end - 1]
-            return sum(
-                1
-                for times in group.by_value.values()
-                if (i := bisect.bisect_left(times, first)) < len(times) and times[i] <= last
-            )
+            return group.distinct(start, end)
         entries = group.entries[start:end]
         if kind == "temporal":
             return len({e.rule for e in entries})
@@ -390,8 +427,10 @@ class Correlator:
         lateness_s: float | None = LIVE_LATENESS_S,
         max_groups: int = MAX_GROUPS,
         max_entries: int = MAX_ENTRIES,
+        view: Callable[[LogRecord, str], Event] = event_from_record,
     ) -> None:
-        """``channels``: base rule id -> Sigma channel (to read group-by fields of records).
+        """``channels``: base rule id -> Sigma channel (to read group-by fields of records);
+        ``view`` makes the channel's view of a record (the rule set passes the one it matched).
         ``defer``: report episodes only when they close (hunts). ``lateness_s``: None keeps
         entries regardless of how far the newest record time has moved on (a hunt reads one
         log after another, each from its start)."""
@@ -410,40 +449,48 @@ class Correlator:
         # one, so a batch of lines makes one report with the batch's final count).
         self._pending: dict[int, tuple[_RuleState, tuple[str, ...], _Episode, bool]] = {}
         self._since_sweep = 0
+        self._view = view
+        # A record matching several rules is observed once per rule: its time is read once.
+        self._last: tuple[LogRecord | None, int] = (None, 0)
 
     def observe(self, record: LogRecord, detection: Detection) -> None:
         """One base-rule match of one record."""
         listeners = self._listeners.get(detection.rule_id)
         if not listeners:
             return
-        when = record_time_ns(record.fields) or time.time_ns()
+        last, when = self._last
+        if last is not record:
+            when = record_time_ns(record.fields) or time.time_ns()
+            self._last = (record, when)
         channel = self.channels.get(detection.rule_id)
-        event = event_from_record(record, channel) if channel else None
+        event = self._view(record, channel) if channel else None
+        seen: dict[str, str] = {}  # listeners mostly group by the same few fields
 
         def lookup(name: str) -> str:
-            if event is None:
-                return ""
-            values = event.raw(name)
-            return values[0].strip().casefold() if values else ""
+            value = seen.get(name)
+            if value is None:
+                values = event.raw(name) if event is not None else ()
+                value = seen[name] = values[0].strip().casefold() if values else ""
+            return value
 
         for state, index in listeners:
-            self._add(state, index, detection.rule_id, when, lookup, record)
+            self._add(state, index, when, lookup, record)
 
     def _add(
         self,
         state: _RuleState,
         index: int,
-        rule_id: str,
         when: int,
         lookup: Callable[[str], str],
         record: LogRecord | CorrelationFinding,
     ) -> None:
         spec = state.spec
-        key = tuple(lookup(spec.field_for(g, rule_id)) for g in spec.group_by)
+        group_fields, value_field = state.fields[index]
+        key = tuple(map(lookup, group_fields))
         if not all(key):
             return  # a record without the group's fields belongs to no group
-        value = lookup(spec.field_for(spec.value_field, rule_id)) if spec.value_field else ""
-        if spec.value_field and not value:
+        value = lookup(value_field) if value_field else ""
+        if value_field and not value:
             return
         entry = _Entry(when, index, value, record.source, record.file, record.line)
         self._watermark = max(self._watermark, when)
@@ -504,7 +551,7 @@ class Correlator:
         rule_id = state.spec.detection.rule_id
         group_values = dict(zip(state.spec.group_by, group.key, strict=True))
         for outer, index in self._listeners.get(rule_id, ()):
-            self._add(outer, index, rule_id, crossing, lambda n: group_values.get(n, ""), finding)
+            self._add(outer, index, crossing, lambda n: group_values.get(n, ""), finding)
 
     @staticmethod
     def _finding(

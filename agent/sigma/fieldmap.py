@@ -25,7 +25,7 @@ Channels:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from agent.logrecord import LogRecord
 from agent.sigma.matcher import normalize, normalize_folded
@@ -156,6 +156,14 @@ class Event:
 
     def present(self, field: str) -> bool:
         return field not in self._absent and any(self.raw(field))
+
+    def key(self, fields: tuple[str, ...]) -> Hashable:
+        """What a condition over ``fields`` can see of this event (their raw values, and which
+        are absent although they carry values): events with equal keys get equal verdicts."""
+        values = tuple(map(self._raw.get, fields))
+        if None in values:  # some not looked up yet
+            values = tuple(map(self.raw, fields))
+        return values, self._absent
 
     def keywords_raw(self) -> tuple[str, ...]:
         return self._keywords

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,8 +74,9 @@ class CompiledRule:
     predicate: Predicate
     clauses: Clauses
     file: Path
-    # Necessary condition on the normalised raw line (one literal per clause), or None.
-    quick: re.Pattern[str] | None = None
+    # Necessary condition on the normalised raw line: it holds one of these literals (one per
+    # clause, longest first), or None.
+    quick: tuple[str, ...] | None = None
     # Every field the condition reads, or None when it reads the whole event (keywords): the
     # verdict is a function of these fields' values, so it can be remembered per value tuple.
     fields: tuple[str, ...] | None = None
@@ -108,6 +108,20 @@ def condition_fields(trees: Sequence[Any]) -> tuple[str, ...] | None:
 # Verdicts remembered per rule (distinct value tuples) before the memory is cleared: benign
 # traffic repeats the same few (method, stem, status) combinations millions of times.
 _MEMO_LIMIT = 4096
+
+
+# Per channel: the distinct quick checks of its rules, and each rule with the index of its
+# check (-1: none).
+_Plan = tuple[tuple[tuple[str, ...], ...], tuple[tuple[CompiledRule, int], ...]]
+
+
+def _plan(rules: Sequence[CompiledRule]) -> _Plan:
+    quicks: dict[tuple[str, ...], int] = {}
+    steps = []
+    for rule in rules:
+        index = -1 if rule.quick is None else quicks.setdefault(rule.quick, len(quicks))
+        steps.append((rule, index))
+    return tuple(quicks), tuple(steps)
 
 
 def _items(detection: SigmaDetection) -> list[SigmaDetectionItem]:
@@ -173,8 +187,9 @@ def compile_rule(loaded: LoadedRule, *, emit: bool = True) -> CompiledRule:
     predicate, clauses = compile_condition(trees, decode=channel not in PLAIN_CHANNELS)
     quick = None
     if clauses is not None and channel != "msexchange-management" and channel in _LOG_CHANNELS:
-        literals = sorted({clause_literal(c) for c in clauses}, key=len, reverse=True)
-        quick = re.compile("|".join(re.escape(lit) for lit in literals))
+        quick = tuple(
+            sorted({clause_literal(c) for c in clauses}, key=lambda lit: (-len(lit), lit))
+        )
     return CompiledRule(
         _detection_for(rule, loaded.file),
         channel,
@@ -211,9 +226,18 @@ class SigmaRuleSet:
         for rule in self.rules:
             by_channel.setdefault(rule.channel, []).append(rule)
         self._by_channel = {k: tuple(v) for k, v in by_channel.items()}
+        self._plans = {k: _plan(v) for k, v in self._by_channel.items()}
         self._clauses: dict[str, Clauses] = {}
-        # Per rule: (value, present) of each field it reads -> verdict.
-        self._memo: dict[int, dict[tuple[tuple[tuple[str, ...], bool], ...], bool]] = {}
+        # Per source: for each of its clauses, the ids of the rules that have it.
+        self._owners: dict[str, tuple[frozenset[int], ...]] = {}
+        # (source, indexes of satisfied clauses) -> the rules that may match, per channel.
+        self._candidates: dict[
+            tuple[str, frozenset[int]], tuple[tuple[str, tuple[CompiledRule, ...]], ...]
+        ] = {}
+        # Per rule: Event.key of the fields it reads -> verdict.
+        self._memo: dict[int, dict[Hashable, bool]] = {}
+        # The last record matched and the views built for it, for event_for().
+        self._last: tuple[LogRecord | None, dict[str, Event]] = (None, {})
 
     @classmethod
     def load(
@@ -297,8 +321,14 @@ class SigmaRuleSet:
         """Fresh correlation state over this rule set: ``defer`` for a hunt (one report per
         episode, no lateness limit), else live."""
         if defer:
-            return Correlator(self.correlations, self._channels, defer=True, lateness_s=None)
-        return Correlator(self.correlations, self._channels, defer=False)
+            return Correlator(
+                self.correlations,
+                self._channels,
+                defer=True,
+                lateness_s=None,
+                view=self.event_for,
+            )
+        return Correlator(self.correlations, self._channels, defer=False, view=self.event_for)
 
     def emits(self, rule_id: str) -> bool:
         """Whether matches of ``rule_id`` are reported on their own (not only correlated)."""
@@ -307,35 +337,102 @@ class SigmaRuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def match(self, record: LogRecord, *, silent: bool = False) -> list[Detection]:
+    def match(
+        self,
+        record: LogRecord,
+        *,
+        silent: bool = False,
+        satisfied: frozenset[int] | None = None,
+    ) -> list[Detection]:
         """Every rule that matches one log record (webserver rules see IIS and HttpProxy).
 
         ``silent``: include rules that only feed correlation rules (for a :class:`Correlator`).
+        ``satisfied``: indexes into :meth:`clauses` of the record's source of every clause its
+        raw line satisfies, when the caller knows (the hunt's prefilter): a rule none of whose
+        clauses is among them cannot match and is not evaluated.
         """
+        events: dict[str, Event] = {}
+        if satisfied is None:
+            found = self._match_all(record, events, silent)
+        else:
+            found = []
+            for channel, rules in self._possible(record.source, satisfied):
+                event = events[channel] = event_from_record(record, channel)
+                found += [
+                    r.detection for r in rules if (r.emit or silent) and self._evaluate(r, event)
+                ]
+        self._last = (record, events)
+        return found
+
+    def _match_all(
+        self, record: LogRecord, events: dict[str, Event], silent: bool
+    ) -> list[Detection]:
+        """:meth:`match` without knowing which clauses the line satisfies; records the views it
+        builds in ``events``."""
         found: list[Detection] = []
         line: str | None = None
         for channel in channels_for_source(record.source):
-            rules = self._by_channel.get(channel)
-            if not rules:
+            plan = self._plans.get(channel)
+            if plan is None:
                 continue
-            event = event_from_record(record, channel)
-            for rule in rules:
-                if rule.quick is not None and record.raw:
+            event = events[channel] = event_from_record(record, channel)
+            quicks, steps = plan
+            # Verdicts of the distinct quick checks on this line (rules share most of them).
+            passed: list[bool | None] = [None] * len(quicks)
+            for rule, quick in steps:
+                if not (rule.emit or silent):
+                    continue
+                if quick >= 0 and record.raw:
                     # The literals every match needs: a few substring tests spare the full
                     # evaluation of most rules on most records.
-                    if line is None:
-                        line = normalize_folded(record.raw)
-                    if rule.quick.search(line) is None:
+                    ok = passed[quick]
+                    if ok is None:
+                        if line is None:
+                            line = normalize_folded(record.raw)
+                        ok = passed[quick] = any(map(line.__contains__, quicks[quick]))
+                    if not ok:
                         continue
-                if (rule.emit or silent) and self._evaluate(rule, event):
+                if self._evaluate(rule, event):
                     found.append(rule.detection)
         return found
+
+    def _possible(
+        self, source: str, satisfied: frozenset[int]
+    ) -> tuple[tuple[str, tuple[CompiledRule, ...]], ...]:
+        """Per channel of ``source``, in order, the rules that own one of the ``satisfied``
+        clauses (channels without any are left out)."""
+        key = (source, satisfied)
+        plan = self._candidates.get(key)
+        if plan is None:
+            if self.clauses(source) is None:
+                raise ValueError(f"rules for {source!r} have no clauses to be satisfied")
+            owners = self._owners[source]
+            ids = {rule for index in satisfied for rule in owners[index]}
+            plan = tuple(
+                (channel, rules)
+                for channel in channels_for_source(source)
+                if (rules := tuple(r for r in self._by_channel.get(channel, ()) if id(r) in ids))
+            )
+            if len(self._candidates) >= _MEMO_LIMIT:
+                self._candidates.clear()
+            self._candidates[key] = plan
+        return plan
+
+    def event_for(self, record: LogRecord, channel: str) -> Event:
+        """The view of ``record`` that rules of ``channel`` see: the one the last :meth:`match`
+        built when it was of this record (its normalised values are cached), else a new one."""
+        last, events = self._last
+        if last is record:
+            event = events.get(channel)
+            if event is not None:
+                return event
+        return event_from_record(record, channel)
 
     def _evaluate(self, rule: CompiledRule, event: Event) -> bool:
         """``rule.predicate(event)``, remembered per value tuple of the fields the rule reads."""
         if rule.fields is None:
             return rule.predicate(event)
-        key = tuple((event.raw(f), event.present(f)) for f in rule.fields)
+        key = event.key(rule.fields)
         memo = self._memo.setdefault(id(rule), {})
         verdict = memo.get(key)
         if verdict is None:
@@ -364,7 +461,7 @@ class SigmaRuleSet:
         None: no safe prefilter, every line is a candidate. Empty: no rule applies to ``source``.
         """
         if source not in self._clauses:
-            out: list[frozenset[str]] = []
+            owners: dict[frozenset[str], set[int]] = {}
             result: Clauses = None
             for channel in channels_for_source(source):
                 for rule in self._by_channel.get(channel, ()):
@@ -372,12 +469,14 @@ class SigmaRuleSet:
                     # ("Cmdlet X, parameters Y"), which the raw line does not contain as such.
                     if rule.clauses is None or channel == "msexchange-management":
                         break
-                    out += rule.clauses
+                    for clause in rule.clauses:
+                        owners.setdefault(clause, set()).add(id(rule))
                 else:
                     continue
                 break
             else:
-                result = tuple(dict.fromkeys(out))
+                result = tuple(owners)
+                self._owners[source] = tuple(frozenset(ids) for ids in owners.values())
             self._clauses[source] = result
         return self._clauses[source]
 
