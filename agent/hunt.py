@@ -13,16 +13,15 @@ The live agent calls :func:`hunt_paths` for its first-start look-back; operators
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import click
 
@@ -30,6 +29,7 @@ from agent.detection import Detection
 from agent.errors import AgentError, MalformedLine
 from agent.hunt_prefilter import LinePrefilter, prefilter_for
 from agent.logrecord import LogRecord
+from agent.platform.shared_open import open_shared
 from agent.sigma import RuleError, SigmaRuleSet
 from agent.sigma.correlation import CorrelationFinding
 
@@ -208,8 +208,11 @@ def hunt_file(
     stats: HuntStats | None = None,
     parser_factory: ParserFactory | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    limit: int | None = None,
 ) -> Iterator[HuntFinding]:
-    """Every finding in one log file of format ``fmt`` (an ``agent.logs`` format value)."""
+    """Every finding in one log file of format ``fmt`` (an ``agent.logs`` format value), in
+    its first ``limit`` bytes when given. The file is opened so that IIS and Exchange can
+    still rotate or delete it meanwhile."""
     stats = stats if stats is not None else HuntStats()
     pre = _prefilter(ruleset, fmt)
     parser = (parser_factory or _default_parser)(fmt, str(path))
@@ -218,8 +221,8 @@ def hunt_file(
     stats.files += 1
     scan_pre = pre if isinstance(pre, LinePrefilter) else None
     first_line = stats.lines  # lines of earlier files
-    with open(path, "rb") as handle:
-        for block, end in _blocks(handle, stats, on_bytes):
+    with open_shared(path) as handle:
+        for block, end in _blocks(handle, stats, on_bytes, limit):
             if pre is False:
                 stats.lines += block.count(b"\n", 0, end)
             else:
@@ -237,18 +240,24 @@ def hunt_file(
 
 
 def _blocks(
-    handle: io.BufferedReader, stats: HuntStats, on_bytes: Callable[[int], None] | None
+    handle: BinaryIO,
+    stats: HuntStats,
+    on_bytes: Callable[[int], None] | None,
+    limit: int | None = None,
 ) -> Iterator[tuple[bytearray, int]]:
     """The file's whole lines a few MB at a time, as ``(buffer, end)``: ``buffer[:end]`` ends
     with a line break (one is added after a last line without). One buffer is filled again and
     again, so reading costs no copies; a block must be used up before the next one is asked."""
     buf = bytearray(CHUNK_SIZE)
     filled = 0
+    left = -1 if limit is None else limit  # bytes still to read (-1: to the end)
     while True:
         if filled == len(buf):  # a line longer than the buffer
             buf.extend(bytes(len(buf)))
+        stop = len(buf) if left < 0 else min(len(buf), filled + left)
         with memoryview(buf) as view:
-            count = handle.readinto(view[filled:])
+            count = handle.readinto(view[filled:stop]) if stop > filled else 0  # type: ignore[attr-defined]
+        left = left - count if left >= 0 else left
         if not count:
             if filled:
                 buf[filled : filled + 1] = b"\n"
@@ -327,9 +336,13 @@ def hunt_paths(
     stats: HuntStats | None = None,
     parser_factory: ParserFactory | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    limits: Mapping[Path, int] | None = None,
 ) -> Iterator[HuntFinding | CorrelationFinding]:
     """Every finding in every log under ``paths`` (log folders, files, or system roots), then
     every correlation rule's episode (password spray, brute force) over them.
+
+    ``limits``: per file, how many bytes to hunt (the live agent hunts what was there when it
+    started, and tails the rest).
 
     A path that does not exist raises HuntError; a file that fails mid-way is recorded in
     ``stats.errors`` and the hunt goes on (a log rotated away under us is no reason to stop).
@@ -353,6 +366,7 @@ def hunt_paths(
                 stats=stats,
                 parser_factory=parser_factory,
                 on_bytes=on_bytes,
+                limit=None if limits is None else limits.get(path),
             ):
                 correlator.observe(finding.record, finding.detection)
                 if ruleset.emits(finding.detection.rule_id):

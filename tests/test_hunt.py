@@ -137,6 +137,23 @@ def test_chunk_boundaries_do_not_lose_or_shift_lines(
     assert any(f.line == len(lines) for f in found)
 
 
+@pytest.mark.parametrize("chunk", [97, 4 * 1024 * 1024])
+def test_limit_hunts_only_the_first_bytes(
+    tmp_path: Path, ruleset: SigmaRuleSet, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    import agent.hunt
+
+    monkeypatch.setattr(agent.hunt, "CHUNK_SIZE", chunk)
+    lines = HEADER + [*BENIGN, SHELL] * 5
+    log = write_log(tmp_path / "W3SVC1", "u_ex260120.log", lines)
+    text = log.read_bytes()
+    third = text.index(b"aKdMadOeT", text.index(b"aKdMadOeT", text.index(b"aKdMadOeT") + 1) + 1)
+    limit = text.rindex(b"\n", 0, third) + 1  # up to the line before the third shell
+    found = list(hunt_paths([tmp_path], ruleset, parser_factory=IisParser, limits={log: limit}))
+    shell_lines = [i + 1 for i, t in enumerate(lines) if t == SHELL]
+    assert sorted({f.line for f in found}) == shell_lines[:2]
+
+
 def test_since_skips_old_records_and_files(tmp_path: Path, ruleset: SigmaRuleSet) -> None:
     old = write_log(
         tmp_path / "a",

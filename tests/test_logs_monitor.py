@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.logs.formats import LogFormat
 from agent.sigma import SigmaRuleSet
+from agent.sources import logs as logs_source
 from agent.sources.logs import LogMonitor
 from agent.spool import Spool
 from agent.state import StateDB
@@ -181,5 +183,32 @@ def test_stop_ends_a_long_retro_hunt_and_the_next_start_hunts_again(
     h = Harness(tmp_path)  # nothing was marked as hunted: the next start hunts again
     try:
         h.wait_for(lambda ev: any(e.retro and e.log.line == 200_003 for e in ev))
+    finally:
+        h.stop()
+
+
+def test_lines_written_while_the_first_hunt_runs_are_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IIS keeps writing while the first start hunts back: what the hunt did not read is
+    tailed, what it read is not read again."""
+    log = tmp_path / "W3SVC1" / "u_ex261128.log"
+    log.parent.mkdir()
+    log.write_text(HEADER + BENIGN * 1000 + SHELL_USED + BENIGN + "2026-11-28 10:00", newline="")
+    hunt = logs_source.hunt_paths
+
+    def iis_writes_meanwhile(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        found = list(hunt(*args, **kwargs))
+        # the half-written line is finished, and more lines come, after the hunt read
+        append(log, SHELL_USED.removeprefix("2026-11-28 10:00") + BENIGN + SHELL_USED)
+        yield from found
+
+    monkeypatch.setattr(logs_source, "hunt_paths", iis_writes_meanwhile)
+    h = Harness(tmp_path)
+    try:
+        h.wait_for(lambda ev: len(ev) >= 3)
+        time.sleep(0.5)  # anything read twice would arrive by now
+        lines = sorted((e.log.line, e.retro) for e in h.drain())
+        assert lines == [(1003, True), (1005, False), (1007, False)]
     finally:
         h.stop()

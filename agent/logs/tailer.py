@@ -40,7 +40,12 @@ from agent.logs.parse import LineParser
 from agent.platform.shared_open import open_shared
 
 __all__ = [
-    "FINGERPRINT_BYTES", "MAX_LINE_BYTES", "READ_BYTES", "Checkpoint", "FileTailer", "TailResult",
+    "FINGERPRINT_BYTES",
+    "MAX_LINE_BYTES",
+    "READ_BYTES",
+    "Checkpoint",
+    "FileTailer",
+    "TailResult",
 ]
 
 FINGERPRINT_BYTES = 1024
@@ -154,10 +159,11 @@ class FileTailer:
 
     # ------------------------------------------------------------------ public
 
-    def end_checkpoint(self) -> Checkpoint:
-        """A checkpoint at the end of the file's last complete line, with the header in
-        force there (after a start-up hunt: tail only what comes next). Reads the whole
-        file once in ``read_bytes`` blocks; memory stays bounded.
+    def end_checkpoint(self, limit: int | None = None) -> Checkpoint:
+        """A checkpoint at the end of the file's last complete line (within its first
+        ``limit`` bytes, when given), with the header in force there (after a start-up hunt:
+        tail only what comes next). Reads the file once in ``read_bytes`` blocks; memory
+        stays bounded.
 
         Known limit: a CSV record whose quoted value is still open at the end of the file
         at this moment is cut; its remaining lines will count as malformed."""
@@ -169,7 +175,9 @@ class FileTailer:
             header_at = -1
             tail = b""  # the unfinished line carried into the next block
             at_line_start = True  # tail (or the next block) begins at a line start
-            while chunk := fh.read(self.read_bytes):
+            left = st.st_size if limit is None else limit
+            while left > 0 and (chunk := fh.read(min(self.read_bytes, left))):
+                left -= len(chunk)
                 data = tail + chunk
                 base = pos - len(tail)  # file position of data[0]
                 pos += len(chunk)
@@ -190,7 +198,13 @@ class FileTailer:
                     tail, at_line_start = b"", False  # over-long: poll() counts and skips it
             header = self._line_at(fh, header_at) if header_at >= 0 else ""
         return Checkpoint(
-            str(self.path), st.st_dev, st.st_ino, offset, _fingerprint(head), lines, len(head),
+            str(self.path),
+            st.st_dev,
+            st.st_ino,
+            offset,
+            _fingerprint(head),
+            lines,
+            len(head),
             header,
         )
 
@@ -216,8 +230,7 @@ class FileTailer:
             elif (st.st_dev, st.st_ino) != (cp.device, cp.inode):
                 result.rotated = True  # another file under the same name
             elif (
-                st.st_size < cp.offset
-                or _fingerprint(head[: cp.fingerprint_len]) != cp.fingerprint
+                st.st_size < cp.offset or _fingerprint(head[: cp.fingerprint_len]) != cp.fingerprint
             ):
                 result.truncated = True  # same file, rewritten from the start
             elif len(head) > cp.fingerprint_len:
@@ -289,7 +302,10 @@ class FileTailer:
             result.malformed += 1
             result.error(f"{self.path}:{line_no + 1}: longer than {self.max_line_bytes} bytes")
             return replace(
-                cp, offset=start_offset + len(data), line=line_no, skipping=True,
+                cp,
+                offset=start_offset + len(data),
+                line=line_no,
+                skipping=True,
                 header=parser.header_line,
             )
         return replace(

@@ -272,12 +272,24 @@ class LogMonitor:
             return
         cutoff = time.time() - self.lookback_s
         recent = [p for p, _ in self._files if _mtime(p) >= cutoff]
+        # On first start IIS goes on writing meanwhile: the hunt reads each file up to the end
+        # of its last complete line now, and tailing begins exactly there. (After new rules
+        # the tailer's own checkpoints stand; the hunt reads to the end.)
+        ends = {}
+        if first:
+            ends = {path: FileTailer(path, fmt, None).end_checkpoint() for path, fmt in self._files}
         if recent:
             found = 0
             events: list[pb.Event] = []
             self._hunt_ran_since = time.monotonic()
             try:
-                for finding in hunt_paths(recent, self.ruleset, on_bytes=self._pace_hunt):
+                hunt = hunt_paths(
+                    recent,
+                    self.ruleset,
+                    on_bytes=self._pace_hunt,
+                    limits={path: ends[path].offset for path in recent} if first else None,
+                )
+                for finding in hunt:
                     if isinstance(finding, CorrelationFinding):
                         events.append(finding.to_event(retro=True))
                         found += 1
@@ -312,9 +324,8 @@ class LogMonitor:
             # Everything that exists now was hunted (or is older than the look-back):
             # tail from the end of every file.
             with self.db.transaction() as conn:
-                for path, fmt in self._files:
-                    tailer = FileTailer(path, fmt, None)
-                    self._save(conn, tailer.end_checkpoint())
+                for checkpoint in ends.values():
+                    self._save(conn, checkpoint)
         with self.db.transaction() as conn:
             StateDB.set_meta(conn, version_key, self.ruleset.version)
 
