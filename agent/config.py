@@ -94,6 +94,26 @@ class LogsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountsSection:
+    # Report an account that normally logs on with modern authentication or protocols
+    # (OAuth, MAPI over HTTP, REST) when it logs on with a legacy one (Basic auth, RPC over
+    # HTTP): a guessed or stolen password. Live log lines only.
+    enabled: bool = True
+    # An account's baseline is established after this many modern log-ons...
+    min_modern: int = 20
+    # ...spanning at least this many days (record time).
+    learn_days: float = 7.0
+    # A legacy log-on is reported when the account had none for this many days; later ones
+    # within that time are not reported again.
+    quiet_days: float = 30.0
+    # Accounts whose counts are kept; the least recently seen is forgotten first.
+    max_accounts: int = 100_000
+    # An offline MaxMind-format GeoIP database (GeoLite2-Country or -City); empty: none.
+    # With one, an account logging on from two countries within the hour is reported.
+    geoip_database: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RulesSection:
     # Folders (or files) of extra Sigma rules, e.g. SigmaHQ's rules/web and
     # rules/windows/builtin/msexchange, evaluated with the built-in ones.
@@ -161,6 +181,7 @@ class AgentConfig:
     content: ContentSection = field(default_factory=ContentSection)
     rules: RulesSection = field(default_factory=RulesSection)
     logs: LogsSection = field(default_factory=LogsSection)
+    accounts: AccountsSection = field(default_factory=AccountsSection)
     processes: ProcessesSection = field(default_factory=ProcessesSection)
     eventlog: EventLogSection = field(default_factory=EventLogSection)
     spool: SpoolSection = field(default_factory=SpoolSection)
@@ -189,6 +210,9 @@ class AgentConfig:
 
 
 # ---------------------------------------------------------------- loading
+
+# Each kept account costs about 400 bytes of the agent's memory (budget.memory_mb).
+MAX_ACCOUNTS = 500_000
 
 
 def _type_name(tp: Any) -> str:
@@ -285,6 +309,10 @@ def validate(config: AgentConfig) -> None:
             raise ConfigError(
                 f"{network!r} is not an IP address or CIDR network", key="respond.management"
             ) from None
+    if config.accounts.max_accounts > MAX_ACCOUNTS:
+        raise ConfigError(
+            f"at most {MAX_ACCOUNTS} accounts can be kept", key="accounts.max_accounts"
+        )
     for ext in config.webroots.ignore_extensions:
         if not ext.startswith("."):
             raise ConfigError(

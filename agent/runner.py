@@ -12,7 +12,8 @@ from pathlib import Path
 
 import psutil
 
-from agent import identity
+from agent import geoip, identity
+from agent.accounts.baseline import Thresholds
 from agent.budget import BudgetGovernor, Step, release_memory
 from agent.bundles import BundleError, bundle_folders, write_bundle
 from agent.compile_apart import load_scanner_apart
@@ -97,7 +98,13 @@ class Agent:
             ignore_extensions=ws.ignore_extensions,
             analyzer=scanning_analyzer(self.scanner) if self.scanner else hash_only,
         )
-        ls = config.logs
+        ls, ac = config.logs, config.accounts
+        geoip.set_database(ac.geoip_database)  # countries for the rules that count them
+        legacy_logons = (
+            Thresholds(ac.min_modern, ac.learn_days, ac.quiet_days, ac.max_accounts)
+            if ac.enabled
+            else None
+        )
         log_globs = default_log_globs(config.exchange_root, config.inetpub)
         self.logs = (
             LogMonitor(
@@ -108,6 +115,7 @@ class Agent:
                 poll_seconds=ls.poll_seconds,
                 lookback_days=ls.lookback_days,
                 ship_all=ls.ship_all_records,
+                legacy_logons=legacy_logons,
             )
             if ls.enabled
             else None

@@ -72,6 +72,9 @@ max_bytes = 1000000
             "start with a dot",
         ),
         ("collector = 3", "collector", "expected a table"),
+        ("[accounts]\nmin_modern = 0", "accounts.min_modern", "positive whole number"),
+        ("[accounts]\nquiet_days = -1", "accounts.quiet_days", "positive number"),
+        ("[accounts]\nmax_accounts = 600000", "accounts.max_accounts", "at most 500000"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:

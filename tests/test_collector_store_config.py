@@ -24,9 +24,8 @@ def test_no_dsn_is_the_sqlite_file(tmp_path: Path) -> None:
 def test_password_file_goes_into_the_dsn_quoted(tmp_path: Path) -> None:
     secret = tmp_path / "pw"
     secret.write_text("p@ss:w/rd %x\n")
-    cfg = load_config(
-        config(tmp_path, f'dsn = "postgresql://exwatch@db:5433/exwatch"\npassword_file = "{secret}"')
-    )
+    dsn = 'dsn = "postgresql://exwatch@db:5433/exwatch"'
+    cfg = load_config(config(tmp_path, f'{dsn}\npassword_file = "{secret}"'))
     target = str(cfg.store_target)
     assert target == "postgresql://exwatch:p%40ss%3Aw%2Frd%20%25x@db:5433/exwatch"
     assert "p%40ss" not in redact_dsn(target)
@@ -36,7 +35,7 @@ def test_password_file_problems_are_clear(tmp_path: Path) -> None:
     missing = load_config(
         config(tmp_path, f'dsn = "postgresql://u@db/x"\npassword_file = "{tmp_path}/nope"')
     )
-    with pytest.raises(ConfigError, match="store.password_file: cannot read the password file"):
+    with pytest.raises(ConfigError, match=r"store\.password_file: cannot read the password file"):
         _ = missing.store_target
     (tmp_path / "pw").write_text("x")
     anonymous = load_config(
@@ -44,5 +43,5 @@ def test_password_file_problems_are_clear(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="needs a user name"):
         _ = anonymous.store_target
-    with pytest.raises(ConfigError, match="store.password_file"):
+    with pytest.raises(ConfigError, match=r"store\.password_file"):
         load_config(config(tmp_path, 'dsn = "postgresql://u@db/x"\npassword_file = 3'))

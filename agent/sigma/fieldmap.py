@@ -27,10 +27,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable, Mapping
 
+from agent import geoip
 from agent.logrecord import LogRecord
 from agent.sigma.matcher import normalize, normalize_folded
 
 __all__ = [
+    "COUNTRY_FIELD",
     "EVENT_CHANNELS",
     "EXCHANGE_SERVICES",
     "PLAIN_CHANNELS",
@@ -241,6 +243,8 @@ _PROXY_WEB = {
 
 
 _NO_QUERY = frozenset({"cs-uri-query"})
+# The client's country (ISO code), when a GeoIP database is configured (agent.geoip).
+COUNTRY_FIELD = "c-country"
 
 
 def _web(
@@ -258,6 +262,9 @@ def _web(
             return query_values
         if field == "cs-uri-stem":
             return stem_values
+        if field == COUNTRY_FIELD:
+            found = geoip.country(_value(fields, columns.get("c-ip", "c-ip")))
+            return (found,) if found else ()
         value = _value(fields, columns.get(field, field))
         return (value,) if value else ()
 

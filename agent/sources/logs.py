@@ -25,6 +25,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
+from agent.accounts.baseline import AccountBaseline, Thresholds
 from agent.events import new_event
 from agent.hunt import hunt_paths
 from agent.logrecord import LogRecord
@@ -93,6 +94,7 @@ class LogMonitor:
         poll_seconds: float = 1.0,
         lookback_days: float = 7.0,
         ship_all: bool = False,
+        legacy_logons: Thresholds | None = None,
     ) -> None:
         self.globs = dict(globs)
         self.db = db
@@ -100,6 +102,9 @@ class LogMonitor:
         self.ruleset = ruleset
         # Correlation state (windows of spray and brute-force counts) lives in memory only.
         self._correlator = ruleset.correlator(defer=False)
+        # Per-account log-on counts (legacy log-ons by modern accounts), in the state DB;
+        # fed by live lines only: retro-hunts neither feed nor report it.
+        self._accounts = AccountBaseline(db, legacy_logons) if legacy_logons else None
         self.poll_seconds = poll_seconds
         self.lookback_s = lookback_days * 86400
         self.ship_all = ship_all
@@ -149,6 +154,9 @@ class LogMonitor:
         if self._observer:
             self._observer.stop()
             self._observer.join()
+        if self._accounts is not None:
+            with self.db.transaction() as conn:
+                self._accounts.save(conn, force=True)
 
     def sensor_status(self) -> pb.SensorStatus:
         if self.problem:
@@ -371,13 +379,19 @@ class LogMonitor:
                 if event is not None:
                     events.append(event)
                     self.detections += bool(event.matches)
+                if self._accounts is not None:
+                    self._accounts.observe(record)
             reports = [r.to_event() for r in self._correlator.drain()]
+            if self._accounts is not None:
+                reports += [f.to_event() for f in self._accounts.drain()]
             events += reports
             self.detections += len(reports)
             self.records_read += len(result.records)
             with self.db.transaction() as conn:
                 self.spool.append(conn, events)
                 self._save(conn, result.checkpoint)
+                if self._accounts is not None:  # with its reports, or now and then
+                    self._accounts.save(conn)
             if events:
                 self.spool.notify()
         self.problem = ""
