@@ -13,19 +13,23 @@ searched instead, with patterns that already allow for what decoding would chang
   double encoding, and the few non-ASCII characters that case-fold to ASCII, raw or encoded)
   benign traffic hardly ever does, so such lines are simply all taken as candidates.
 
-Each clause group is searched as one line-bounded pattern over its two most selective literals
-(``A[^\\n]*B|B[^\\n]*A``; groups sharing a literal share a pattern). Lines hit are then decoded
-exactly (:func:`line_view`) and checked against their groups' full clauses; the clauses a line
-satisfies tell the matcher which rules can match it. The search runs on Hyperscan (SIMD
-multi-pattern; it also says which pattern hit), else on RE2 over one alternation.
+Clauses are grouped by their two most selective literals. A group with a literal that Exchange
+traffic seldom carries (``=whoami``, ``x-rps-cat``, a bot's name, a Windows error code) is
+searched for by that literal alone: Hyperscan finds a set of literals at memory speed. A group
+made only of literals most requests carry (``/owa/auth/`` and ``.aspx``, ``/ecp/`` and
+``post``) is searched for as one line-bounded pattern over the two (``A[^\\n]*B|B[^\\n]*A``;
+groups sharing a literal share a pattern), which costs more to scan but hands far fewer lines
+to Python. Lines hit are then decoded exactly (:func:`line_view`) and checked against their
+groups' full clauses; the clauses a line satisfies tell the matcher which rules can match it.
+The search runs on Hyperscan (SIMD multi-pattern; it says which pattern hit), else on RE2 (one
+alternation finds a line, a set of the same patterns says which of them it holds).
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -102,16 +106,23 @@ def literal_pattern(lit: bytes) -> bytes:
 def _decode_triggers(chars: set[int]) -> list[bytes]:
     """Patterns for the lines whose decoding may create a literal our patterns do not allow for:
     escapes of the letters and digits of the literals (and of every hex digit and '%' itself,
-    from which the next round's escapes are made), and the characters that fold to ASCII."""
+    from which the next round's escapes are made), and the characters that fold to ASCII.
+
+    A character that folds to ASCII is matched by its raw first byte and then each further
+    byte raw or escaped; an escaped first byte is matched alone, with the escapes above (three
+    bytes each, which Hyperscan finds several times faster than longer escape sequences)."""
     letters = {c for c in chars if bytes([c]).isalnum()} | {ord(c) for c in _HEX_DIGITS}
     letters |= {ord(chr(c).upper()) for c in letters} | {ord(chr(c).lower()) for c in letters}
-    codes = sorted({f"{c:02x}".encode() for c in letters} | {b"25"})
-    out = [b"%(?:" + b"|".join(codes) + b")"]
-    for char in CASEFOLD_TO_ASCII:
+    folding = [char.encode("utf-8") for char in CASEFOLD_TO_ASCII]
+    codes = {f"{c:02x}".encode() for c in letters} | {b"25"}
+    codes |= {f"{raw[0]:02x}".encode() for raw in folding}
+    out = [b"%(?:" + b"|".join(sorted(codes)) + b")"]
+    for raw in folding:
         out.append(
-            b"".join(
-                b"(?:\\x" + f"{b:02x}".encode() + b"|" + _hex_byte(b) + b")"
-                for b in char.encode("utf-8")
+            b"\\x"
+            + f"{raw[0]:02x}".encode()
+            + b"".join(
+                b"(?:\\x" + f"{b:02x}".encode() + b"|" + _hex_byte(b) + b")" for b in raw[1:]
             )
         )
     return out
@@ -156,34 +167,65 @@ def _alternatives(lits: Sequence[bytes]) -> bytes:
     return b"(?:" + b"|".join(literal_pattern(lit) for lit in lits) + b")"
 
 
-# (pattern, its groups, the literal they share or None, each group's other literal)
-_Merged = tuple[bytes, tuple[int, ...], bytes | None, tuple[bytes, ...]]
+# (pattern, its groups, the literal they share, each group's other literal)
+_Merged = tuple[bytes, tuple[int, ...], bytes, tuple[bytes, ...]]
+
+
+# Literals that a large share of an Exchange server's requests carry (virtual directories,
+# page types, methods, statuses, separators). Searching for one of them alone would hand most
+# lines to Python; a group made only of such literals (or of literals shorter than
+# _MIN_ANCHOR, which are common by chance) is searched for as a line-bounded pair.
+_SCAN_COMMON = frozenset(
+    {
+        b"/owa/", b"/ecp/", b"/ews/", b"/mapi/", b"/rpc/", b"/oab/", b"/autodiscover/",
+        b"/powershell", b"powershell", b"/microsoft-server-activesync", b"/owa/auth/",
+        b"autodiscover.json", b"/owa/auth/logon.aspx",
+        b".aspx", b".asmx", b".ashx", b".asp", b".svc", b".js", b".css", b"post", b"get",
+        b"\\", b"/", b"@", b"=", b"-", b" ", b"2", b"200", b"401", b"302", b"301", b"404",
+    }
+)  # fmt: skip
+_MIN_ANCHOR = 4
 
 
 def _merged_patterns(groups: Sequence[_Group]) -> list[_Merged]:
-    """One pattern per literal that groups share, with the groups it stands for: all single
-    literals as one alternation, and ``A[^\n]*(B1|B2..)|(B1|B2..)[^\n]*A`` for the pairs
-    with A in common. Fewer, larger patterns compile in a fraction of the time."""
-    singles = [i for i, (key, _) in enumerate(groups) if len(key) == 1]
+    """The scan patterns, with the groups each stands for. A group with a literal that is not
+    common is found by that literal alone (Hyperscan finds a set of literals at a fraction of
+    the cost of line-bounded patterns; the pair is checked on the few lines hit); the others by
+    ``A[^\\n]*(B1|B2..)|(B1|B2..)[^\\n]*A``, one pattern per literal A such groups share."""
     out: list[_Merged] = []
-    if singles:
-        lits = tuple(groups[i][0][0] for i in singles)
-        out.append((_alternatives(lits), tuple(singles), None, lits))
-    pending = {i for i, (key, _) in enumerate(groups) if len(key) == 2}
+    anchored: dict[bytes, list[int]] = {}
+    pending: set[int] = set()
+    for i, (key, _) in enumerate(groups):
+        rare = [lit for lit in key if lit not in _SCAN_COMMON and len(lit) >= _MIN_ANCHOR]
+        if rare or len(key) == 1:  # a lone literal is searched for alone, however common
+            best = max(rare or key, key=lambda lit: (_scan_score(lit.decode()), lit))
+            anchored.setdefault(best, []).append(i)
+        else:
+            pending.add(i)
+    for anchor in sorted(anchored):
+        members = tuple(anchored[anchor])
+        lits = tuple(next((x for x in groups[i][0] if x != anchor), anchor) for i in members)
+        out.append((literal_pattern(anchor), members, anchor, lits))
     while pending:
         counts: dict[bytes, int] = {}
         for i in pending:
             for lit in groups[i][0]:
                 counts[lit] = counts.get(lit, 0) + 1
         shared = max(sorted(counts), key=lambda lit: counts[lit])
-        members = sorted(i for i in pending if shared in groups[i][0])
-        lits = tuple(next(x for x in groups[i][0] if x != shared) for i in members)
+        members = tuple(sorted(i for i in pending if shared in groups[i][0]))
+        lits = tuple(next((x for x in groups[i][0] if x != shared), shared) for i in members)
         others = _alternatives(lits)
         a = literal_pattern(shared)
         pattern = a + rb"[^\n]*" + others + b"|" + others + rb"[^\n]*" + a
-        out.append((pattern, tuple(members), shared, lits))
+        out.append((pattern, members, shared, lits))
         pending -= set(members)
     return out
+
+
+# Per scan pattern, what a line it hits is tested for (decoded, folded literals): the literal
+# its groups share, then per group its other literal and the rest of each of its clauses, with
+# the clause's index.
+_Check = tuple[bytes, tuple[tuple[bytes, tuple[tuple[int, tuple[bytes, ...]], ...]], ...]]
 
 
 class LinePrefilter:
@@ -199,9 +241,17 @@ class LinePrefilter:
         self.groups = groups
         chars = {c for key, _ in groups for lit in key for c in lit}
         merged = _merged_patterns(groups)
-        # Per merged pattern, what a line it hits is tested for: one test for the shared
-        # literal, then one per group for its other literal.
-        self._checks = [(shared, members, lits) for _, members, shared, lits in merged]
+        self._checks: list[_Check] = []
+        for _, members, shared, lits in merged:
+            subs = []
+            for group, other in zip(members, lits, strict=True):
+                known = {shared, other}
+                rest = tuple(
+                    (index, tuple(lit for lit in clause if lit not in known))
+                    for index, clause in groups[group][1]
+                )
+                subs.append((other, rest))
+            self._checks.append((shared, tuple(subs)))
         triggers = _decode_triggers(chars)
         self._all = tuple(range(len(merged)))
         # What each pattern's hit says: the merged patterns to check (all after a trigger).
@@ -210,55 +260,11 @@ class LinePrefilter:
         self.engine = engine or ("hyperscan" if _hyperscan is not None else "re2")
         self._hits: Callable[[Any, int], list[tuple[int, int]]]
         if self.engine == "hyperscan":
-            self._hits = self._hyperscan_hits(patterns)
+            self._hits = _hyperscan_hits(patterns)
         elif self.engine == "re2":
-            self._hits = self._re2_hits(patterns)
+            self._hits = _re2_hits(patterns)
         else:
             raise ValueError(f"unknown scan engine {engine!r}")
-
-    def _hyperscan_hits(self, patterns: list[bytes]) -> Callable[[Any, int], list[tuple[int, int]]]:
-        if _hyperscan is None:
-            raise ValueError("hyperscan is not installed")
-        db = _hyperscan.Database()
-        db.compile(
-            expressions=patterns,
-            ids=list(range(len(patterns))),
-            elements=len(patterns),
-            flags=[_hyperscan.HS_FLAG_CASELESS] * len(patterns),
-        )
-
-        def hits(block: Any, end: int) -> list[tuple[int, int]]:
-            found: list[tuple[int, int]] = []
-            append = found.append
-
-            def on_match(pid: int, start: int, stop: int, flags: int, ctx: Any) -> None:
-                append((stop, pid))
-
-            db.scan(memoryview(block)[:end], match_event_handler=on_match)
-            return found
-
-        return hits
-
-    def _re2_hits(self, patterns: list[bytes]) -> Callable[[Any, int], list[tuple[int, int]]]:
-        options = _re2.Options()
-        options.max_mem = 256 << 20
-        options.encoding = _re2.Options.Encoding.LATIN1  # bytes, not UTF-8 code points
-        options.case_sensitive = False
-        regex = _re2.compile(b"|".join(b"(?:" + p + b")" for p in patterns), options)
-
-        def hits(block: Any, end: int) -> list[tuple[int, int]]:
-            found: list[tuple[int, int]] = []
-            pos = 0
-            # RE2 does not say which alternative matched: every group is checked.
-            while (m := regex.search(block, pos, end)) is not None:
-                nl = block.find(b"\n", m.end(), end)
-                found.append((m.end(), -1))
-                if nl < 0:
-                    break
-                pos = nl + 1
-            return found
-
-        return hits
 
     def candidates(self, block: bytes | bytearray, end: int | None = None) -> list[int]:
         """Sorted starts of the lines of ``block[:end]`` (whole lines, each ended by ``\\n``)
@@ -271,39 +277,103 @@ class LinePrefilter:
         """:meth:`candidates`, each with the indexes of every clause its line satisfies: a rule
         none of whose clauses is among them cannot match the line."""
         end = len(block) if end is None else end
-        lines: dict[int, set[int]] = {}  # line start -> merged patterns to check
-        meaning = self._meaning
-        for stop, pattern in self._hits(block, end):
-            start = block.rfind(b"\n", 0, stop) + 1
-            checks = meaning[pattern] if pattern >= 0 else self._all
-            known = lines.get(start)
-            if known is None:
-                lines[start] = set(checks)
+        hits = self._hits(block, end)
+        hits.sort()  # by end offset: the hits of a line are together
+        # (line start, line end, patterns hit); no hit ends beyond its line's break
+        lines: list[tuple[int, int, int | set[int]]] = []
+        stop = -1
+        for offset, pattern in hits:
+            if offset > stop:
+                start = block.rfind(b"\n", 0, offset) + 1
+                stop = block.find(b"\n", offset, end)
+                if stop < 0:
+                    stop = end
+                lines.append((start, stop, pattern))
             else:
-                known.update(checks)
-        out = []
-        for start in sorted(lines):
-            stop = block.find(b"\n", start, end)
-            view = line_view(bytes(block[start : end if stop < 0 else stop]))
-            satisfied = self._satisfied(view, lines[start])
+                start, _, known = lines[-1]
+                if known != pattern:
+                    more = {known} if isinstance(known, int) else known
+                    more.add(pattern)
+                    lines[-1] = (start, stop, more)
+        out: list[tuple[int, frozenset[int]]] = []
+        meaning = self._meaning
+        checks = self._checks
+        for start, stop, patterns in lines:
+            # line_view, inline for the lines without escapes and non-ASCII (most)
+            view = block[start:stop].lower()
+            if b"%" in view or not view.isascii():
+                view = line_view(bytes(view))
+            elif b"+" in view:
+                view = view.replace(b"+", b" ")
+            contains = view.__contains__
+            satisfied: list[int] = []
+            if isinstance(patterns, int):
+                todo: Iterable[int] = meaning[patterns]
+            else:
+                todo = set().union(*(meaning[p] for p in patterns))
+            for check in todo:
+                shared, subs = checks[check]
+                if shared not in view:
+                    continue
+                for other, clauses in subs:
+                    if other in view:
+                        for index, rest in clauses:
+                            if all(map(contains, rest)):
+                                satisfied.append(index)
             if satisfied:
-                out.append((start, satisfied))
+                out.append((start, frozenset(satisfied)))
         return out
 
-    def _satisfied(self, view: bytes, checks: set[int]) -> frozenset[int]:
-        """Indexes of the clauses of the groups of the merged patterns ``checks`` that the
-        decoded line ``view`` satisfies."""
-        out: list[int] = []
-        contains = view.__contains__
-        for check in checks:
-            shared, members, others = self._checks[check]
-            if shared is not None and not contains(shared):
-                continue
-            for group in itertools.compress(members, map(contains, others)):
-                for index, clause in self.groups[group][1]:
-                    if all(map(contains, clause)):
-                        out.append(index)
-        return frozenset(out)
+
+def _hyperscan_hits(patterns: list[bytes]) -> Callable[[Any, int], list[tuple[int, int]]]:
+    if _hyperscan is None:
+        raise ValueError("hyperscan is not installed")
+    db = _hyperscan.Database()
+    db.compile(
+        expressions=patterns,
+        ids=list(range(len(patterns))),
+        elements=len(patterns),
+        flags=[_hyperscan.HS_FLAG_CASELESS] * len(patterns),
+    )
+
+    def hits(block: Any, end: int) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        append = found.append
+
+        def on_match(pid: int, start: int, stop: int, flags: int, ctx: Any) -> None:
+            append((stop, pid))
+
+        db.scan(memoryview(block)[:end], match_event_handler=on_match)
+        return found
+
+    return hits
+
+
+def _re2_hits(patterns: list[bytes]) -> Callable[[Any, int], list[tuple[int, int]]]:
+    options = _re2.Options()
+    options.max_mem = 256 << 20
+    options.encoding = _re2.Options.Encoding.LATIN1  # bytes, not UTF-8 code points
+    options.case_sensitive = False
+    regex = _re2.compile(b"|".join(b"(?:" + p + b")" for p in patterns), options)
+    # Which patterns a line holds: the search above finds the line, this set says which.
+    which = _re2.Set.SearchSet(options)
+    for p in patterns:
+        which.Add(p)
+    which.Compile()
+
+    def hits(block: Any, end: int) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        pos = 0
+        while (m := regex.search(block, pos, end)) is not None:
+            nl = block.find(b"\n", m.end(), end)
+            stop = end if nl < 0 else nl
+            found += [(m.end(), pid) for pid in which.Match(bytes(block[m.start() : stop]))]
+            if nl < 0:
+                break
+            pos = nl + 1
+        return found
+
+    return hits
 
 
 @functools.lru_cache(maxsize=32)

@@ -241,6 +241,32 @@ def test_httpproxy_fast_path_finds_exactly_what_per_line_matching_finds(
     )
 
 
+def _folded_forms(char: str) -> list[bytes]:
+    """Every way a line may carry ``char``: each UTF-8 byte raw, escaped lower or upper case."""
+    forms = [b""]
+    for byte in char.encode("utf-8"):
+        ways = [bytes([byte]), f"%{byte:02x}".encode(), f"%{byte:02X}".encode()]
+        forms = [f + w for f in forms for w in ways]
+    return forms
+
+
+@pytest.mark.parametrize("char", ["\u017f", "\u212a", "\ufb06"])
+def test_characters_that_fold_to_ascii_are_found_raw_escaped_or_mixed(
+    char: str, ruleset: SigmaRuleSet, tmp_path: Path
+) -> None:
+    # The scan finds a folding character by its raw first byte, or by an escaped first byte
+    # alone; every mix of raw and escaped bytes must still make the line a candidate.
+    folds = char.casefold()
+    stem = {"s": "/owa/auth/x.a{}px", "k": "/owa/auth/{}.aspx", "st": "/owa/auth/{}.aspx"}[folds]
+    lines = [
+        b"2026-01-20 10:00:00 10.0.0.5 POST "
+        + stem.encode().replace(b"{}", form)
+        + b" - 443 - 203.0.113.7 a - 200 0 0 1"
+        for form in _folded_forms(char)
+    ]
+    check_same(tmp_path, "u_ex260120.log", "iis", IIS_HEADER, lines, ruleset)
+
+
 def test_casefold_table_is_every_character_that_folds_to_ascii() -> None:
     derived = "".join(
         chr(cp)
@@ -267,3 +293,19 @@ def test_line_view_is_what_the_matcher_normalises(raw: bytes) -> None:
     view = line_view(raw)
     assert view.count(b"\n") == expected.count(b"\n")
     assert bytes(c for c in view if c < 128) == bytes(c for c in expected if c < 128)
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re2"])
+def test_lone_common_literals_short_pairs_and_rare_anchors(engine: str) -> None:
+    # A clause of one common literal is searched for alone (not as a pair with itself); a pair
+    # of common or short literals as a line-bounded pair; a rare literal alone, its partner
+    # checked on the line.
+    clauses = [frozenset({"post"}), frozenset({"/", "ab"}), frozenset({"xyzzy1", "="})]
+    block = b"GET /x\nPOST /y\nab%2f\n/ ab\nq=xyzzy1\nxyzzy1\n"
+    found = LinePrefilter(clauses, engine=engine).matches(block)
+    assert found == [
+        (7, frozenset({0})),
+        (15, frozenset({1})),
+        (21, frozenset({1})),
+        (26, frozenset({2})),
+    ]
