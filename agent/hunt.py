@@ -25,6 +25,7 @@ from typing import Any, BinaryIO, Protocol
 
 import click
 
+from agent import geoip
 from agent.detection import Detection
 from agent.errors import AgentError, MalformedLine
 from agent.hunt_prefilter import LinePrefilter, prefilter_for
@@ -443,12 +444,19 @@ def _table(findings: list[HuntFinding | CorrelationFinding]) -> None:
     help="Extra Sigma rule file or folder (repeatable); added to the built-in rules.",
 )
 @click.option("--no-builtin", is_flag=True, help="Use only the --rules given.")
+@click.option(
+    "--geoip",
+    "geoip_database",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Offline GeoIP database (MaxMind format): rules may count client countries.",
+)
 def hunt(
     paths: tuple[Path, ...],
     since: datetime | None,
     output: str,
     rule_paths: tuple[Path, ...],
     no_builtin: bool,
+    geoip_database: Path | None,
 ) -> None:
     """Hunt the IIS and Exchange logs under PATH... (folders, files or a system root).
 
@@ -458,6 +466,11 @@ def hunt(
         ruleset = SigmaRuleSet.load(list(rule_paths), builtin=not no_builtin)
     except RuleError as exc:
         click.echo(f"exwatch-agent hunt: bad rules: {exc}", err=True)
+        sys.exit(2)
+    try:
+        geoip.set_database(geoip_database)
+    except geoip.GeoIPError as exc:
+        click.echo(f"exwatch-agent hunt: {exc}", err=True)
         sys.exit(2)
     for problem in ruleset.problems:
         click.echo(f"exwatch-agent hunt: skipped {problem}", err=True)

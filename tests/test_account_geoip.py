@@ -111,3 +111,19 @@ def test_the_agent_uses_the_configured_database(tmp_path: Path, database: Path) 
             Agent(config(tmp_path / "nope.mmdb"))
     finally:
         geoip.set_database(None)
+
+
+def test_hunt_command_takes_the_database(tmp_path: Path, database: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.hunt import hunt
+
+    log = write_log(tmp_path / "W3SVC1", logons(LONDON, STOCKHOLM))
+    try:
+        found = CliRunner().invoke(hunt, [str(log), "--geoip", str(database)])
+        assert found.exit_code == 1, found.output
+        assert COUNTRIES_ID in found.output
+        missing = CliRunner().invoke(hunt, [str(log), "--geoip", str(tmp_path / "no.mmdb")])
+        assert missing.exit_code == 2 and "no.mmdb" in missing.output
+    finally:
+        geoip.set_database(None)
