@@ -28,9 +28,8 @@ from dataclasses import astuple, dataclass, field
 from typing import Literal
 
 from agent.detection import Detection, Severity
-from agent.events import new_event
 from agent.logrecord import LogRecord
-from agent.sigma.correlation import record_time_ns
+from agent.sigma.correlation import CorrelationFinding, record_time_ns
 from agent.state import StateDB
 from protos import exwatch_pb2 as pb
 
@@ -181,20 +180,20 @@ class LegacyLogonFinding:
     lines: tuple[int, ...]  # line numbers in files[0]
 
     def to_event(self) -> pb.Event:
-        event = new_event(matches=[RULE])
-        event.correlation.CopyFrom(
-            pb.CorrelationEvent(
-                source=self.source,
-                group={GROUP_FIELD: self.account},
-                values=list(self.values),
-                count=self.count,
-                first_ns=self.first_ns,
-                last_ns=self.last_ns,
-                files=list(self.files),
-                lines=list(self.lines),
-            )
-        )
-        return event
+        """The same event as a correlation rule's report (the collector alerts on it alike)."""
+        return CorrelationFinding(
+            detection=RULE,
+            kind="baseline",
+            source=self.source,
+            group={GROUP_FIELD: self.account},
+            values=self.values,
+            count=self.count,
+            first_ns=self.first_ns,
+            last_ns=self.last_ns,
+            files=self.files,
+            lines=self.lines,
+            final=True,
+        ).to_event()
 
 
 @dataclass(slots=True)
