@@ -171,11 +171,15 @@ class IngestService(pb_grpc.CollectorServicer):
             except Exception as exc:  # the whole transaction failed: every waiter hears it
                 log.exception("group commit of %d batches failed", len(batches))
                 results = [StoreError(f"commit failed: {exc}")] * len(batches)
-        for agent, heartbeat, received_ns in beats:
+        if beats:
             try:
-                self.store.record_heartbeat(agent, heartbeat, now_ns=received_ns)
-            except CollectorError as exc:  # health goes stale until the next beat; say why
-                log.error("heartbeat of agent %s not recorded: %s", agent.agent_id, exc)
+                self.store.record_heartbeats(beats)
+            except CollectorError:  # find the one that fails; record the others
+                for agent, heartbeat, received_ns in beats:
+                    try:
+                        self.store.record_heartbeat(agent, heartbeat, now_ns=received_ns)
+                    except CollectorError as exc:  # health goes stale until the next beat
+                        log.error("heartbeat of agent %s not recorded: %s", agent.agent_id, exc)
         return results
 
     def cut_off(self, agent_id: str) -> int:

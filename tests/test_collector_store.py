@@ -305,6 +305,25 @@ def test_exposed_exchange_build_alerts_and_patching_resolves(store: Store) -> No
     assert resolved["status_by"] == "exwatch"
 
 
+def test_heartbeats_of_several_agents_in_one_transaction(store: Store) -> None:
+    assert store.mark_offline(older_than_ns=10, now_ns=100) == ["EXCH-A", "EXCH-B"]
+    store.record_heartbeats(
+        [
+            (B, pb.Heartbeat(exchange_build="15.2.1118.7", spool_events=4), 300),
+            (A, pb.Heartbeat(exchange_build="15.2.1544.4", rules_version="r2"), 200),
+        ]
+    )
+    agents = {a["hostname"]: a for a in store.list_agents()}
+    assert (agents["EXCH-A"]["last_seen_ns"], agents["EXCH-A"]["rules_version"]) == (200, "r2")
+    assert (agents["EXCH-B"]["last_seen_ns"], agents["EXCH-B"]["spool_events"]) == (300, 4)
+    alerts = {(a["rule"], a["hosts"][0]): a["status"] for a in store.list_alerts()}
+    assert alerts == {
+        ("exwatch.sensor.host_offline", "EXCH-A"): "resolved",
+        ("exwatch.sensor.host_offline", "EXCH-B"): "resolved",
+        ("exwatch.patch.exposed", "EXCH-B"): "open",  # judged as a single heartbeat would be
+    }
+
+
 def test_silent_host_is_offline_until_it_reports_again(store: Store) -> None:
     assert store.mark_offline(older_than_ns=10, now_ns=100) == ["EXCH-A", "EXCH-B"]
     assert store.mark_offline(older_than_ns=10, now_ns=101) == []  # one alert, not one a minute

@@ -265,29 +265,45 @@ class Store:
     def record_heartbeat(self, agent: AgentInfo, heartbeat: pb.Heartbeat, *, now_ns: int) -> None:
         """Keep the host's health current; a changed Exchange build is judged for patch
         status (an exposed build raises an alert, a patched one resolves it)."""
+        self.record_heartbeats([(agent, heartbeat, now_ns)])
+
+    def record_heartbeats(self, beats: Sequence[tuple[AgentInfo, pb.Heartbeat, int]]) -> None:
+        """Several agents' heartbeats (agent, heartbeat, received at) in one transaction: a
+        large fleet sends hundreds a second, and a transaction each would keep the writer
+        from the event batches."""
+
+        # One order of row locks for every writer: two collectors on one PostgreSQL never
+        # wait on each other in a cycle.
+        ordered = sorted(beats, key=lambda beat: beat[0].agent_id)
 
         def work(c: Connection) -> None:
-            row = c.execute(
-                "SELECT exchange_build FROM agents WHERE id = ?" + c.dialect.for_update,
-                (agent.agent_id,),
-            ).fetchone()
-            c.execute(
-                """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
-                     spool_events = ?, events_shed_total = ? WHERE id = ?""",
-                (
-                    now_ns,
-                    heartbeat.rules_version[:128],
-                    heartbeat.exchange_build[:64],
-                    heartbeat.spool_events,
-                    heartbeat.events_shed_total,
-                    agent.agent_id,
-                ),
-            )
-            if row is not None and heartbeat.exchange_build != row["exchange_build"]:
-                self._judge_build(c, agent, heartbeat.exchange_build, now_ns)
-            self._back_online(c, agent, now_ns)
+            for agent, heartbeat, now_ns in ordered:
+                self._heartbeat(c, agent, heartbeat, now_ns)
 
         self._retrying(work)
+
+    def _heartbeat(
+        self, c: Connection, agent: AgentInfo, heartbeat: pb.Heartbeat, now_ns: int
+    ) -> None:
+        row = c.execute(
+            "SELECT exchange_build FROM agents WHERE id = ?" + c.dialect.for_update,
+            (agent.agent_id,),
+        ).fetchone()
+        c.execute(
+            """UPDATE agents SET last_seen_ns = ?, rules_version = ?, exchange_build = ?,
+                 spool_events = ?, events_shed_total = ? WHERE id = ?""",
+            (
+                now_ns,
+                heartbeat.rules_version[:128],
+                heartbeat.exchange_build[:64],
+                heartbeat.spool_events,
+                heartbeat.events_shed_total,
+                agent.agent_id,
+            ),
+        )
+        if row is not None and heartbeat.exchange_build != row["exchange_build"]:
+            self._judge_build(c, agent, heartbeat.exchange_build, now_ns)
+        self._back_online(c, agent, now_ns)
 
     def mark_offline(self, *, older_than_ns: int, now_ns: int) -> list[str]:
         """Open an offline alert for every unrevoked agent silent since ``older_than_ns``
