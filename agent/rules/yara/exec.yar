@@ -173,3 +173,47 @@ rule EXW_Reverse_Shell
     condition:
         uint16(0) != 0x5a4d and filesize < 4MB and $sock and $proc and $cmd and $stdin
 }
+
+rule EXW_COM_Shell_Via_Reflection
+{
+    meta:
+        id = "exw.ws.com_reflection_exec"
+        title = "Page creates a COM object from a ProgID or CLSID at run time and runs commands with request input"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
+    strings:
+        // .NET late binding: the ProgID string can be split or built at run time, so the
+        // object's name is not required; what it is made to do is.
+        $late = /(GetTypeFromProgID|GetTypeFromCLSID)\s*\(/ nocase
+        $make = /(Activator\s*\.\s*CreateInstance|InvokeMember)\s*\(/ nocase
+        $run = /(\.\s*(Exec|Run|ShellExecute)\s*\(|["'](Exec|Run|ShellExecute)["'])/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $late and $make and $run and $req
+        )
+}
+
+rule EXW_Reflection_Invoke_Start_Request
+{
+    meta:
+        id = "exw.ws.reflection_process_start"
+        title = "Page reaches a process-starting method through reflection and feeds it request input"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion, attack.t1027"
+    strings:
+        // Type.GetType("System.Diagnostics.Process...") hides Process.Start from pattern
+        // matching; the method is still named to GetMethod/InvokeMember.
+        $type = /(Type\s*\.\s*GetType|\.\s*GetType)\s*\(\s*["']/ nocase
+        $method = /(GetMethod|InvokeMember)\s*\(\s*["'](Start|Exec|ShellExecute)["']/ nocase
+        $invoke = /(\.\s*Invoke\s*\(|InvokeMember\s*\()/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $type and $method and $invoke and $req
+        )
+}

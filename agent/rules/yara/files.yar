@@ -25,11 +25,14 @@ rule EXW_Upload_Tiny_Unvalidated
 {
     meta:
         id = "exw.ws.upload_tiny"
-        title = "Tiny page saving Request.Files under its own name without validation"
+        title = "Tiny page saving uploaded files without validating them"
         severity = "high"
         tags = "attack.persistence, attack.t1505.003, attack.t1105"
     strings:
-        $save = /Request\s*\.\s*Files\s*(\[[^\]]{0,40}\]|\.\s*Get\s*\([^)]{0,40}\))\s*\.\s*SaveAs\s*\(/ nocase
+        // The posted file may go through a variable first (var f = Request.Files[0];
+        // f.SaveAs(...)): in a page this small, both appearing is the saver.
+        $files = /Request\s*\.\s*Files\b/ nocase
+        $saveas = /\.\s*SaveAs\s*\(/ nocase
         $v1 = "GetExtension" nocase
         $v2 = "EndsWith" nocase
         $v3 = "ContentType" nocase
@@ -37,7 +40,7 @@ rule EXW_Upload_Tiny_Unvalidated
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 3KB and $save and not any of ($v*)
+            filesize < 3KB and $files and $saveas and not any of ($v*)
         )
 }
 
