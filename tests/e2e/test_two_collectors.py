@@ -22,7 +22,7 @@ from e2e.processes import Collector, wait_for
 from protos import exwatch_pb2 as pb
 
 pytestmark = pytest.mark.e2e
-DRIVER = Path(__file__).with_name("incident_agent.py")
+DRIVER = Path(__file__).with_name("burst_agent.py")
 BURST = 6000
 SECRET = "s3cret-for-the-test"
 
@@ -35,7 +35,10 @@ def start_agent(tmp_path: Path, agent_id: str, address: str) -> subprocess.Popen
                 str(DRIVER),
                 str(tmp_path / agent_id),
                 address,
+                "--agent-id",
                 agent_id,
+                "--kind",
+                "incident",
                 "--generate",
                 str(BURST),
             ],
