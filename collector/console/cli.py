@@ -7,16 +7,16 @@ as an admin; every change is audited as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from collector.cli_store import store_connection
 from collector.console import auth, data
 from collector.output import emit
 from collector.store.backend import Connection
@@ -31,35 +31,6 @@ def _actor() -> data.Principal:
     except (KeyError, OSError):  # no passwd entry (containers)
         name = "unknown"
     return data.cli_principal(f"cli:{name}")
-
-
-@contextlib.contextmanager
-def _connect(data_dir: Path | None, config: Path | None) -> Iterator[Connection]:
-    from collector.config import load_config
-    from collector.errors import CollectorError
-    from collector.store.backend import open_database
-
-    try:
-        database = open_database(load_config(config, data_dir=data_dir).store_target)
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        try:
-            if not database.exists():
-                raise click.ClickException(
-                    f"no collector store at {database}; start one with "
-                    "'exwatch-collector serve' or pass --data-dir"
-                )
-            database.migrate()  # a store from before the console gains its tables
-            conn = database.connect()
-        except CollectorError as exc:
-            raise click.ClickException(str(exc)) from exc
-        try:
-            yield conn
-        finally:
-            conn.close()
-    finally:
-        database.close()
 
 
 def _write(conn: Connection, fn: Callable[[Connection], T]) -> T:
@@ -121,7 +92,7 @@ def user_add(
         password_hash = auth.hash_password(password)
     except data.Invalid as exc:
         raise click.ClickException(str(exc)) from exc
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         created = _write(
             conn,
             lambda c: data.create_user(
@@ -144,7 +115,7 @@ def user_add(
 @_common
 def user_list(fmt: str, data_dir: Path | None, config_path: Path | None) -> None:
     """List users with their role and tenants."""
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         rows = data.list_users(conn, _actor())
     for r in rows:
         r["tenants"] = ["*"] if r["all_tenants"] else r["tenants"]
@@ -164,7 +135,7 @@ def user_passwd(
         password_hash = auth.hash_password(password)
     except data.Invalid as exc:
         raise click.ClickException(str(exc)) from exc
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         _write(conn, lambda c: data.update_user(c, _actor(), username, password_hash=password_hash))
     click.echo(f"password of {username} changed")
     if generated:
@@ -174,7 +145,7 @@ def user_passwd(
 def _set_disabled(
     username: str, disabled: bool, data_dir: Path | None, config: Path | None
 ) -> None:
-    with _connect(data_dir, config) as conn:
+    with store_connection(data_dir, config) as conn:
         _write(conn, lambda c: data.update_user(c, _actor(), username, disabled=disabled))
     click.echo(f"user {username} {'disabled' if disabled else 'enabled'}")
 
@@ -217,7 +188,7 @@ def apitoken_create(
 ) -> None:
     """Make a token and print it (it is shown only once)."""
     expires = time.time_ns() + expires_days * 86_400 * 10**9 if expires_days else 0
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         created = _write(
             conn,
             lambda c: data.create_api_token(
@@ -232,7 +203,7 @@ def apitoken_create(
 @_common
 def apitoken_revoke(token_id: int, data_dir: Path | None, config_path: Path | None) -> None:
     """Revoke a token by id (see 'apitoken list')."""
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         _write(conn, lambda c: data.revoke_api_token(c, _actor(), token_id))
     click.echo(f"API token {token_id} revoked")
 
@@ -242,7 +213,7 @@ def apitoken_revoke(token_id: int, data_dir: Path | None, config_path: Path | No
 @_common
 def apitoken_list(fmt: str, data_dir: Path | None, config_path: Path | None) -> None:
     """List API tokens (their values are not stored)."""
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         rows = data.list_api_tokens(conn, _actor())
     emit(rows, fmt, ["id", "user", "name", "prefix", "created", "last_used", "revoked"])
 
@@ -260,7 +231,7 @@ def tenant() -> None:
 @_common
 def tenant_list(fmt: str, data_dir: Path | None, config_path: Path | None) -> None:
     """Tenants with their hosts and open alerts."""
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         rows = data.tenant_summaries(
             conn, _actor(), now=time.time_ns(), offline_after_ns=90 * 10**9
         )
@@ -290,7 +261,7 @@ def alert_assign(
     alert_id: int, assignee: str, actor: str, data_dir: Path | None, config_path: Path | None
 ) -> None:
     """Assign an alert to a console user ("" to nobody)."""
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         row = _write(
             conn, lambda c: data.assign_alert(c, data.cli_principal(actor), alert_id, assignee)
         )
@@ -307,6 +278,6 @@ def alert_comment(
     alert_id: int, text: str, actor: str, data_dir: Path | None, config_path: Path | None
 ) -> None:
     """Add a comment to an alert's record (audited, shown in the console)."""
-    with _connect(data_dir, config_path) as conn:
+    with store_connection(data_dir, config_path) as conn:
         _write(conn, lambda c: data.add_comment(c, data.cli_principal(actor), alert_id, text))
     click.echo(f"comment added to alert {alert_id}")

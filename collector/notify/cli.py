@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 import time
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from collector.config import load_config
+from collector.cli_store import store_connection
 from collector.errors import CollectorError
 from collector.notify import outbox
 from collector.notify.channels.base import DeliveryError, iso, sample_message
 from collector.notify.routes import Routes
 from collector.notify.worker import send_now
 from collector.output import emit
-from collector.store.backend import Connection, open_database
 
 _DATA = click.option(
     "--data-dir",
@@ -44,31 +41,6 @@ def _read_config(config_path: Path | None) -> dict[str, Any]:
         raise click.ClickException(f"{config_path}: {exc}") from exc
 
 
-@contextmanager
-def _connect(config_path: Path | None, data_dir: Path | None) -> Iterator[Connection]:
-    try:
-        target = load_config(config_path, data_dir=data_dir).store_target
-    except CollectorError as exc:
-        raise click.ClickException(str(exc)) from exc
-    database = open_database(target)
-    try:
-        try:
-            if not database.exists():
-                raise click.ClickException(
-                    f"no collector store at {database}; pass --data-dir or --config"
-                )
-            database.migrate()  # brings the schema up to date (the outbox table)
-            conn = database.connect()
-        except CollectorError as exc:
-            raise click.ClickException(str(exc)) from exc
-        try:
-            yield conn
-        finally:
-            conn.close()
-    finally:
-        database.close()
-
-
 @click.group("notifications")
 def notifications() -> None:
     """The notification outbox: pages sent, waiting, or dead after too many failures."""
@@ -90,7 +62,7 @@ def list_command(
     config_path: Path | None,
 ) -> None:
     """List notifications, newest first, with attempts and the last error."""
-    with _connect(config_path, data_dir) as conn:
+    with store_connection(data_dir, config_path) as conn:
         rows = outbox.list_notifications(conn, state, tenant=tenant, limit=limit)
     for row in rows:
         row["next_attempt"] = iso(row["next_attempt_ns"]) if row["state"] == "pending" else ""
@@ -120,7 +92,7 @@ def list_command(
 @_CONFIG
 def retry_command(notification_id: int, data_dir: Path | None, config_path: Path | None) -> None:
     """Send a dead notification again (the running collector picks it up)."""
-    with _connect(config_path, data_dir) as conn:
+    with store_connection(data_dir, config_path) as conn:
         try:
             outbox.retry(conn, notification_id, now_ns=time.time_ns())
         except CollectorError as exc:
