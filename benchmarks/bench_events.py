@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from agent.events import new_event_id
 from protos import exwatch_pb2 as pb
 
 EXCHANGE = r"C:\Program Files\Microsoft\Exchange Server\V15"
@@ -17,7 +18,7 @@ ATTACKER = "203.0.113.66"
 
 def log_event(line: int) -> pb.Event:
     """An OWA/EWS request line as the agent's IIS tailer reports it (no rule matched)."""
-    e = pb.Event(id=uuid.uuid4().hex, host_time_ns=time.time_ns())
+    e = pb.Event(id=new_event_id(), host_time_ns=time.time_ns())
     e.log.source = "iis"
     e.log.file = IIS_LOG
     e.log.line = line
@@ -36,7 +37,7 @@ def log_event(line: int) -> pb.Event:
 
 def file_event(n: int) -> pb.Event:
     """A script or style file changed in the web root, scanned clean: stored, no alert."""
-    e = pb.Event(id=uuid.uuid4().hex, host_time_ns=time.time_ns())
+    e = pb.Event(id=new_event_id(), host_time_ns=time.time_ns())
     e.file.action = pb.FILE_ACTION_MODIFIED
     e.file.root_kind = "webroot"
     e.file.root = OWA_AUTH
@@ -57,7 +58,7 @@ def attack_events(line: int) -> list[pb.Event]:
     """A China Chopper page dropped in aspnet_client (YARA: critical) and the POST that uses
     it (Sigma: high): opens an incident on the host, so the alert path is exercised."""
     name = uuid.uuid4().hex[:8]
-    drop = pb.Event(id=uuid.uuid4().hex, host_time_ns=time.time_ns())
+    drop = pb.Event(id=new_event_id(), host_time_ns=time.time_ns())
     drop.file.action = pb.FILE_ACTION_CREATED
     drop.file.root_kind = "webroot"
     drop.file.root = ASPNET_CLIENT
