@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from agent.detection import Severity
 from agent.logrecord import LogRecord
 from agent.sigma import SigmaRuleSet, normalize, normalize_folded
-from agent.sigma.fieldmap import event_from_record
+from agent.sigma.fieldmap import channels_for_source, event_from_record
 
 RULE_ID = "0f3f1a52-9d7e-4a43-9c55-3f1d8f6b2a10"
 
@@ -329,27 +329,51 @@ def test_prefilter_literals_never_drop_a_match(
 _BUILTIN = SigmaRuleSet.load([], builtin=True)
 
 
+def _proxy(stem: str, query: str, status: str) -> LogRecord:
+    fields = {"Method": "POST", "UrlStem": stem, "UrlQuery": query, "HttpStatus": status}
+    return LogRecord(
+        "httpproxy", fields, "HttpProxy_2026012010-1.LOG", 9, ",".join(fields.values())
+    )
+
+
+def _without(record: LogRecord, column: str) -> LogRecord:
+    """``record`` as a log whose ``#Fields:`` lacks ``column``."""
+    fields = {k: v for k, v in record.fields.items() if k != column}
+    return LogRecord(record.source, fields, record.file, record.line, record.raw)
+
+
 def test_remembered_verdicts_equal_fresh_evaluation() -> None:
-    """SigmaRuleSet.match remembers a rule's verdict per value tuple of the fields it reads;
-    the remembered verdict must be the one the predicate gives on every record."""
+    """SigmaRuleSet.match remembers a rule's verdict per value tuple of the record columns it
+    reads; the remembered verdict must be the one the predicate gives on every record: with a
+    column missing from the log, empty (``-``), and for another source with the same values."""
     rs = SigmaRuleSet.load([], builtin=True)
+    webshell = iis("/owa/auth/x.aspx", "cmd=whoami", method="POST")
     records = [
         iis("/owa/auth/logon.aspx", "replaceCurrent=1", method="GET"),
-        iis("/owa/auth/x.aspx", "cmd=whoami", method="POST"),
+        webshell,
         iis("/owa/auth/logon.aspx", "replaceCurrent=1", method="POST"),
         iis("/aspnet_client/%73hell.aspx", method="POST"),
-        iis("/owa/auth/x.aspx", "cmd=whoami", method="POST"),
+        webshell,
+        _without(webshell, "cs-uri-query"),
+        iis("/owa/auth/x.aspx", "-", method="POST"),
+        _without(webshell, "sc-status"),
+        _without(webshell, "cs-method"),
+        _proxy("/owa/auth/x.aspx", "cmd=whoami", "200"),
+        _proxy("/owa/auth/x.aspx", "", "200"),
+        _proxy("/autodiscover/autodiscover.json", "@evil.com/mapi/nspi/?&Email=a", "200"),
+        iis("/autodiscover/autodiscover.json", "@evil.com/mapi/nspi/?&Email=a"),
     ]
     for _ in range(2):
         for record in records:
             found = {d.rule_id for d in rs.match(record)}
             fresh = set()
-            for channel in ("webserver",):
+            for channel in channels_for_source(record.source):
                 event = event_from_record(record, channel)
                 fresh |= {
                     r.detection.rule_id
                     for r in rs.rules
-                    if r.channel == channel and r.predicate(event)
+                    if r.channel == channel and rs.emits(r.detection.rule_id) and r.predicate(event)
                 }
-            assert found == fresh, record.raw
+            assert found == fresh, (record.source, record.fields)
     assert any(r.fields for r in rs.rules)  # field-only rules are remembered
+    assert {d.rule_id for d in rs.match(webshell)}  # the test sees detections at all

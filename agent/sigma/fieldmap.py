@@ -25,7 +25,7 @@ Channels:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from agent import geoip
 from agent.logrecord import LogRecord
@@ -44,6 +44,7 @@ __all__ = [
     "event_from_record",
     "management_event",
     "process_event",
+    "record_columns",
 ]
 
 EXCHANGE_SERVICES = frozenset({"httpproxy", "ecp", "oab", "rps_http", "cmdlet"})
@@ -132,40 +133,31 @@ class Event:
         self._kw_decoded: tuple[str, ...] | None = None
         self._kw_folded: tuple[str, ...] | None = None
 
+    # Each field is looked up once per event, so a miss is as common as a hit: get, not
+    # try/except KeyError (raising costs several times a lookup).
     def raw(self, field: str) -> tuple[str, ...]:
-        try:
-            return self._raw[field]
-        except KeyError:
+        values = self._raw.get(field)
+        if values is None:
             values = self._raw[field] = self._lookup(field)
-            return values
+        return values
 
     def decoded(self, field: str) -> tuple[str, ...]:
-        try:
-            return self._decoded[field]
-        except KeyError:
+        values = self._decoded.get(field)
+        if values is None:
             raw = self.raw(field)
             values = self._decoded[field] = (
                 tuple(normalize(v) for v in raw) if self._decode else raw
             )
-            return values
+        return values
 
     def folded(self, field: str) -> tuple[str, ...]:
-        try:
-            return self._folded[field]
-        except KeyError:
+        values = self._folded.get(field)
+        if values is None:
             values = self._folded[field] = tuple(v.casefold() for v in self.decoded(field))
-            return values
+        return values
 
     def present(self, field: str) -> bool:
         return field not in self._absent and any(self.raw(field))
-
-    def key(self, fields: tuple[str, ...]) -> Hashable:
-        """What a condition over ``fields`` can see of this event (their raw values, and which
-        are absent although they carry values): events with equal keys get equal verdicts."""
-        values = tuple(map(self._raw.get, fields))
-        if None in values:  # some not looked up yet
-            values = tuple(map(self.raw, fields))
-        return values, self._absent
 
     def keywords_raw(self) -> tuple[str, ...]:
         return self._keywords
@@ -423,16 +415,44 @@ def process_event(fields: Mapping[str, str]) -> Event:
     return Event(lookup, " ".join(v for v in fields.values() if v), decode=False)
 
 
+# Per record source, how the webserver channel reads it: taxonomy name -> column, the URI
+# stem's column and the query's. Other sources are read with IIS names.
+_WEB_LAYOUTS: dict[str, tuple[Mapping[str, str], str, str]] = {
+    "iis": (_IIS_WEB, "cs-uri-stem", "cs-uri-query"),
+    "httpproxy": (_PROXY_WEB, "UrlStem", "UrlQuery"),
+}
+
+
 def event_from_record(record: LogRecord, channel: str) -> Event:
     """The view of ``record`` that rules of ``channel`` evaluate."""
     fields = record.fields
     if channel == "webserver":
-        if record.source == "httpproxy":
-            return _web(fields, _PROXY_WEB, "UrlStem", "UrlQuery", record.raw)
-        return _web(fields, _IIS_WEB, "cs-uri-stem", "cs-uri-query", record.raw)
+        columns, stem, query = _WEB_LAYOUTS.get(record.source, _WEB_LAYOUTS["iis"])
+        return _web(fields, columns, stem, query, record.raw)
     if channel == "msexchange-management":
         return management_event(fields, from_log=True)
     return Event(_native(fields), record.raw)
+
+
+def record_columns(source: str, channel: str, names: Sequence[str]) -> tuple[str, ...] | None:
+    """The columns of a ``source`` record that :func:`event_from_record`'s ``channel`` view
+    reads for the fields ``names``: two records equal in these columns are equal under those
+    names. None when the view reads more than the record (the client's country depends on the
+    GeoIP database) or composes its values from several columns (management events)."""
+    if channel == "msexchange-management":
+        return None
+    if channel != "webserver":
+        return tuple(names)
+    columns, stem, query = _WEB_LAYOUTS.get(source, _WEB_LAYOUTS["iis"])
+    out: list[str] = []
+    for name in names:
+        if name == COUNTRY_FIELD:
+            return None
+        if name in ("cs-uri-stem", "cs-uri-query"):
+            out += (stem, query)  # each offers both (see _uri)
+        else:
+            out.append(columns.get(name, name))
+    return tuple(dict.fromkeys(out))
 
 
 def event_from_fields(channel: str, fields: Mapping[str, str]) -> Event:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from agent.sigma.fieldmap import (
     channels_for_source,
     event_from_fields,
     event_from_record,
+    record_columns,
 )
 from agent.sigma.loader import (
     LoadedRule,
@@ -110,18 +112,37 @@ def condition_fields(trees: Sequence[Any]) -> tuple[str, ...] | None:
 _MEMO_LIMIT = 4096
 
 
-# Per channel: the distinct quick checks of its rules, and each rule with the index of its
-# check (-1: none).
-_Plan = tuple[tuple[tuple[str, ...], ...], tuple[tuple[CompiledRule, int], ...]]
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One rule as the records of one source are evaluated on it."""
+
+    rule: CompiledRule
+    # The record columns its verdict is a function of, and a getter of their values (None: the
+    # verdict is not remembered). Reading the columns straight from the record spares
+    # building the channel's view of it when the verdict is known.
+    columns: tuple[str, ...]
+    key: Callable[[Mapping[str, str]], Hashable] | None
+    memo: dict[Hashable, bool]
+
+
+def _step(rule: CompiledRule, source: str) -> _Step:
+    columns = None if rule.fields is None else record_columns(source, rule.channel, rule.fields)
+    if not columns:
+        return _Step(rule, (), None, {})
+    return _Step(rule, columns, operator.itemgetter(*columns), {})
+
+
+# Per channel: the distinct quick checks of its rules, and per rule (in the channel's order)
+# the index of its check (-1: none).
+_Plan = tuple[tuple[tuple[str, ...], ...], tuple[int, ...]]
 
 
 def _plan(rules: Sequence[CompiledRule]) -> _Plan:
     quicks: dict[tuple[str, ...], int] = {}
-    steps = []
-    for rule in rules:
-        index = -1 if rule.quick is None else quicks.setdefault(rule.quick, len(quicks))
-        steps.append((rule, index))
-    return tuple(quicks), tuple(steps)
+    indexes = [
+        -1 if rule.quick is None else quicks.setdefault(rule.quick, len(quicks)) for rule in rules
+    ]
+    return tuple(quicks), tuple(indexes)
 
 
 def _items(detection: SigmaDetection) -> list[SigmaDetectionItem]:
@@ -230,12 +251,10 @@ class SigmaRuleSet:
         self._clauses: dict[str, Clauses] = {}
         # Per source: for each of its clauses, the ids of the rules that have it.
         self._owners: dict[str, tuple[frozenset[int], ...]] = {}
-        # (source, indexes of satisfied clauses) -> the rules that may match, per channel.
-        self._candidates: dict[
-            tuple[str, frozenset[int]], tuple[tuple[str, tuple[CompiledRule, ...]], ...]
-        ] = {}
-        # Per rule: Event.key of the fields it reads -> verdict.
-        self._memo: dict[int, dict[Hashable, bool]] = {}
+        # (source, indexes of satisfied clauses) -> the rules that may match, in channel order.
+        self._candidates: dict[tuple[str, frozenset[int]], tuple[_Step, ...]] = {}
+        # (source, channel) -> its rules, in order, with their remembered verdicts.
+        self._steps: dict[tuple[str, str], tuple[_Step, ...]] = {}
         # The last record matched and the views built for it, for event_for().
         self._last: tuple[LogRecord | None, dict[str, Event]] = (None, {})
 
@@ -351,36 +370,28 @@ class SigmaRuleSet:
         raw line satisfies, when the caller knows (the hunt's prefilter): a rule none of whose
         clauses is among them cannot match and is not evaluated.
         """
-        events: dict[str, Event] = {}
+        self._last = (record, {})  # views are built as rules need them (event_for)
         if satisfied is None:
-            found = self._match_all(record, events, silent)
-        else:
-            found = []
-            for channel, rules in self._possible(record.source, satisfied):
-                event = events[channel] = event_from_record(record, channel)
-                found += [
-                    r.detection for r in rules if (r.emit or silent) and self._evaluate(r, event)
-                ]
-        self._last = (record, events)
-        return found
+            return self._match_all(record, silent)
+        return [
+            step.rule.detection
+            for step in self._possible(record.source, satisfied)
+            if (step.rule.emit or silent) and self._evaluate(step, record)
+        ]
 
-    def _match_all(
-        self, record: LogRecord, events: dict[str, Event], silent: bool
-    ) -> list[Detection]:
-        """:meth:`match` without knowing which clauses the line satisfies; records the views it
-        builds in ``events``."""
+    def _match_all(self, record: LogRecord, silent: bool) -> list[Detection]:
+        """:meth:`match` without knowing which clauses the line satisfies."""
         found: list[Detection] = []
         line: str | None = None
         for channel in channels_for_source(record.source):
             plan = self._plans.get(channel)
             if plan is None:
                 continue
-            event = events[channel] = event_from_record(record, channel)
-            quicks, steps = plan
+            quicks, indexes = plan
             # Verdicts of the distinct quick checks on this line (rules share most of them).
             passed: list[bool | None] = [None] * len(quicks)
-            for rule, quick in steps:
-                if not (rule.emit or silent):
+            for step, quick in zip(self._steps_for(record.source, channel), indexes, strict=True):
+                if not (step.rule.emit or silent):
                     continue
                 if quick >= 0 and record.raw:
                     # The literals every match needs: a few substring tests spare the full
@@ -392,15 +403,20 @@ class SigmaRuleSet:
                         ok = passed[quick] = any(map(line.__contains__, quicks[quick]))
                     if not ok:
                         continue
-                if self._evaluate(rule, event):
-                    found.append(rule.detection)
+                if self._evaluate(step, record):
+                    found.append(step.rule.detection)
         return found
 
-    def _possible(
-        self, source: str, satisfied: frozenset[int]
-    ) -> tuple[tuple[str, tuple[CompiledRule, ...]], ...]:
-        """Per channel of ``source``, in order, the rules that own one of the ``satisfied``
-        clauses (channels without any are left out)."""
+    def _steps_for(self, source: str, channel: str) -> tuple[_Step, ...]:
+        steps = self._steps.get((source, channel))
+        if steps is None:
+            rules = self._by_channel.get(channel, ())
+            steps = self._steps[(source, channel)] = tuple(_step(r, source) for r in rules)
+        return steps
+
+    def _possible(self, source: str, satisfied: frozenset[int]) -> tuple[_Step, ...]:
+        """The rules that own one of the ``satisfied`` clauses of ``source``, channel after
+        channel in evaluation order."""
         key = (source, satisfied)
         plan = self._candidates.get(key)
         if plan is None:
@@ -409,9 +425,10 @@ class SigmaRuleSet:
             owners = self._owners[source]
             ids = {rule for index in satisfied for rule in owners[index]}
             plan = tuple(
-                (channel, rules)
+                step
                 for channel in channels_for_source(source)
-                if (rules := tuple(r for r in self._by_channel.get(channel, ()) if id(r) in ids))
+                for step in self._steps_for(source, channel)
+                if id(step.rule) in ids
             )
             if len(self._candidates) >= _MEMO_LIMIT:
                 self._candidates.clear()
@@ -420,23 +437,32 @@ class SigmaRuleSet:
 
     def event_for(self, record: LogRecord, channel: str) -> Event:
         """The view of ``record`` that rules of ``channel`` see: the one the last :meth:`match`
-        built when it was of this record (its normalised values are cached), else a new one."""
+        built if it was of this record (its normalised values are cached), else a new one,
+        kept for the next call."""
         last, events = self._last
-        if last is record:
-            event = events.get(channel)
-            if event is not None:
-                return event
-        return event_from_record(record, channel)
+        if last is not record:
+            events = {}
+            self._last = (record, events)
+        event = events.get(channel)
+        if event is None:
+            event = events[channel] = event_from_record(record, channel)
+        return event
 
-    def _evaluate(self, rule: CompiledRule, event: Event) -> bool:
-        """``rule.predicate(event)``, remembered per value tuple of the fields the rule reads."""
-        if rule.fields is None:
-            return rule.predicate(event)
-        key = event.key(rule.fields)
-        memo = self._memo.setdefault(id(rule), {})
+    def _evaluate(self, step: _Step, record: LogRecord) -> bool:
+        """The rule's verdict on ``record``, remembered per value tuple of the columns it
+        reads."""
+        rule = step.rule
+        if step.key is None:
+            return rule.predicate(self.event_for(record, rule.channel))
+        fields = record.fields
+        try:
+            key = step.key(fields)
+        except KeyError:  # a column this log does not have
+            key = tuple(map(fields.get, step.columns))
+        memo = step.memo
         verdict = memo.get(key)
         if verdict is None:
-            verdict = rule.predicate(event)
+            verdict = rule.predicate(self.event_for(record, rule.channel))
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[key] = verdict
