@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from collector.correlation.engine import LATE_NS, Correlator, Fired
-from collector.correlation.rules import builtin_rules, parse_rules
+from collector.correlation.rules import RuleSet, builtin_rules, parse_rules
 from collector.correlation.view import EventView, url_of
 from protos import exwatch_pb2 as pb
 
@@ -298,3 +298,74 @@ def test_straggler_older_than_a_fired_window_does_not_make_it_fire_again() -> No
     old = log(T0, ["cve.2021-26855"], pb.SEVERITY_HIGH)
     later = [r for e in (old, *proxylogon(T0 + 22 * MIN)) for r in feed(e)]
     assert all(not r.new for r in later if r.rule.name == "exwatch.chain.proxylogon")
+
+
+MEMO_RULES = """
+title: script page posted by a tool
+name: tool_post
+logsource: {product: exwatch}
+detection:
+  sel: {kind: log, log.cs-method: POST, page|endswith: .aspx, user_agent|contains: curl}
+  condition: sel
+---
+title: tool posts
+name: tool_posts
+correlation: {type: event_count, rules: [tool_post], group-by: [host], timespan: 5m,
+  condition: {gte: 2}}
+level: high
+"""
+
+
+def request(source: str, **fields: str) -> pb.Event:
+    event = pb.Event(id="r", host_time_ns=T0, log=pb.LogRecordEvent(source=source))
+    event.log.fields.update(fields)
+    return event
+
+
+REQUESTS = [
+    request("iis", **{"cs-uri-stem": "/owa/auth/x.aspx", "sc-status": "200"}),
+    request("iis", **{"cs-uri-stem": "/owa/auth/x%2Easpx", "sc-status": "200"}),
+    request("iis", **{"cs-uri-stem": "/OWA/AUTH/X.ASPX", "sc-status": "302"}),
+    request("iis", **{"cs-uri-stem": "/owa/auth/x.aspx", "sc-status": "404"}),
+    request("iis", **{"cs-uri-stem": "/owa/auth/x.aspx", "sc-status": "-"}),
+    request("iis", **{"cs-uri-stem": "/owa/auth/x.aspx"}),
+    request("iis", **{"cs-uri-stem": "/owa/service.svc", "sc-status": "200"}),
+    request("httpproxy", UrlStem="/owa/auth/x.aspx", HttpStatus="200"),
+    request("iis", UrlStem="/owa/auth/x.aspx", HttpStatus="200"),
+    request("iis", UrlStem="/owa/auth/x.aspx", HttpStatus="404"),
+    request("iis", UrlStem="/owa/service.svc", HttpStatus="200"),
+    request("iis", **{"cs-uri-stem": "-", "UrlStem": "/owa/auth/x.aspx", "sc-status": "200"}),
+    request(
+        "iis", **{"cs-method": "POST", "cs-uri-stem": "/a/b.aspx"}, **{"cs(User-Agent)": "curl/8"}
+    ),
+    request(
+        "iis", **{"cs-method": "POST", "cs-uri-stem": "/a/b.aspx"}, **{"cs(User-Agent)": "Mozilla"}
+    ),
+    request(
+        "iis", **{"cs-method": "GET", "cs-uri-stem": "/a/b.aspx"}, **{"cs(User-Agent)": "curl/8"}
+    ),
+    request("httpproxy", Method="POST", UrlStem="/a/b.aspx", UserAgent="curl/8"),
+    request("httpproxy", Method="POST", UrlStem="/a/b.aspx", ClientInfo="curl/8"),
+    request("httpproxy", Method="POST", UrlStem="/a/b.aspx", UserAgent="Mozilla"),
+    request("httpproxy", Method="POST", UrlStem="/a/b.aspx", ClientInfo="Mozilla"),
+    request("httpproxy", Method="GET", UrlStem="/a/b.aspx", UserAgent="curl/8"),
+]
+
+
+@pytest.mark.parametrize(
+    "rules", [builtin_rules(), parse_rules([("memo.yml", MEMO_RULES)])], ids=["builtin", "memo"]
+)
+def test_remembered_log_verdicts_equal_fresh_evaluation(rules: RuleSet) -> None:
+    """Correlator.match remembers its verdicts on log records per the raw columns the base
+    rules read; each must be what the rules say of the record's full view."""
+    correlator = Correlator(rules)
+    used = {name: rule for name, rule in rules.base.items() if rules.using(name)}
+    seen = set()
+    for _ in range(2):  # the second round answers from memory
+        for event in REQUESTS:
+            view = EventView("acme", "a1", "EXCH01", event)
+            fresh = {name for name, rule in used.items() if rule.matches(view)}
+            obs = correlator.match("acme", "a1", "EXCH01", event)
+            assert (obs.hits if obs else set()) == fresh, dict(event.log.fields)
+            seen |= fresh
+    assert seen  # some records do match

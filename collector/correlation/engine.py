@@ -19,7 +19,7 @@ from typing import Protocol
 
 from collector.correlation.matcher import Predicate
 from collector.correlation.rules import CorrelationRule, RuleSet, Scope
-from collector.correlation.view import EventView, FlatEvent
+from collector.correlation.view import EventView, FlatEvent, log_columns
 from protos import exwatch_pb2 as pb
 
 # How late a log line may be written after the thing it records happened.
@@ -27,6 +27,9 @@ LATE_NS = 60 * 10**9
 # Sightings kept per window and step: enough for every threshold a rule sensibly sets,
 # bounded so that a flood cannot grow a window without limit.
 MAX_SIGHTINGS = 100
+# Remembered verdicts on log records before the memory is cleared (requests repeat a few
+# pages; a rule on a column with many values, such as the client address, churns it).
+_MEMO_LIMIT = 4096
 
 
 class Windows(Protocol):
@@ -84,20 +87,58 @@ class Correlator:
                     self._any[matched].append((name, rule.matches))
                 for kind in rule.kinds or ():
                     self._candidates.setdefault((kind, matched), []).append((name, rule.matches))
+        # Log records that no host rule matched are most of what is committed, and repeat a
+        # few requests: the rules' verdicts are remembered per (source, values of the raw
+        # columns those rules read), when they read nothing else.
+        names = {name for name, _ in self._candidates.get(("log", False), []) + self._any[False]}
+        read = [f for name in names if (f := rules.base[name].fields) is not None]
+        self._log_columns = log_columns(set().union(*read)) if len(read) == len(names) else None
+        self._log_hits: dict[tuple[str | None, ...], frozenset[str]] = {}
 
     def match(
         self, tenant: str, agent_id: str, hostname: str, event: pb.Event
     ) -> Observation | None:
         """The base rules this event matches, or None when no correlation uses it."""
         matched = len(event.matches) > 0
-        rules = self._candidates.get((event.WhichOneof("body") or "", matched), [])
-        if self._any[matched]:
-            rules = rules + self._any[matched]
+        kind = event.WhichOneof("body") or ""
+        if kind == "log" and not matched and self._log_columns is not None:
+            return self._match_log(tenant, agent_id, hostname, event, self._log_columns)
+        rules = self._rules(kind, matched)
         if not rules:
             return None
         flat = EventView(tenant, agent_id, hostname, event)
         hits = frozenset(name for name, matches in rules if matches(flat))
         return Observation(flat, hits) if hits else None
+
+    def _rules(self, kind: str, matched: bool) -> list[tuple[str, Predicate]]:
+        rules = self._candidates.get((kind, matched), [])
+        return rules + self._any[matched] if self._any[matched] else rules
+
+    def _match_log(
+        self,
+        tenant: str,
+        agent_id: str,
+        hostname: str,
+        event: pb.Event,
+        columns: tuple[str, ...],
+    ) -> Observation | None:
+        """:meth:`match` for a log record without host matches, remembered per the values of
+        ``columns``."""
+        record = event.log
+        key = (record.source, *map(record.fields.get, columns))
+        hits = self._log_hits.get(key)
+        flat = None
+        if hits is None:
+            flat = EventView(tenant, agent_id, hostname, event)
+            hits = frozenset(name for name, matches in self._rules("log", False) if matches(flat))
+            if len(self._log_hits) >= _MEMO_LIMIT:
+                self._log_hits.clear()
+            self._log_hits[key] = hits
+        if not hits:
+            return None
+        if flat is None:
+            flat = EventView(tenant, agent_id, hostname, event)
+        return Observation(flat, hits)
 
     def observe(
         self, observation: Observation, ref: int, time_ns: int, windows: Windows

@@ -65,6 +65,25 @@ def kinds_of(rule: SigmaRule) -> frozenset[str] | None:
     return frozenset(kinds)
 
 
+def fields_of(rule: SigmaRule) -> frozenset[str] | None:
+    """The fields the rule's conditions read (None: it searches every field, with keywords),
+    so that a verdict can be remembered per value tuple of those fields."""
+    fields: set[str] = set()
+    for condition in rule.detection.parsed_condition:
+        if not _fields(condition.parsed, fields):
+            return None
+    return frozenset(fields)
+
+
+def _fields(node: object, out: set[str]) -> bool:
+    if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
+        return all(_fields(arg, out) for arg in node.args)
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        out.add(node.field)
+        return True
+    return False  # a keyword reads every field
+
+
 # Fields that only events with host-rule matches have a value in (severity "none" aside).
 MATCH_FIELDS = frozenset({"rule_id", "tags", "severity"})
 

@@ -29,6 +29,7 @@ from collector.correlation.matcher import (
     Predicate,
     UnsupportedDetection,
     compile_rule,
+    fields_of,
     kinds_of,
     needs_matches,
 )
@@ -78,6 +79,7 @@ class BaseRule:
     matches: Predicate
     kinds: frozenset[str] | None  # the event kinds it can match (None: any)
     needs_matches: bool  # only events that host rules matched can match it
+    fields: frozenset[str] | None  # the fields it reads (None: every field, by keyword)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ def _base(rule: SigmaRule, source: str) -> BaseRule:
         matches=predicate,
         kinds=kinds_of(rule),
         needs_matches=needs_matches(rule),
+        fields=fields_of(rule),
     )
 
 

@@ -23,7 +23,7 @@ Fields, by ``kind``:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from urllib.parse import unquote
 
 from protos import exwatch_pb2 as pb
@@ -53,6 +53,9 @@ _LOG_FIELDS = {
     "user_agent": ("cs(User-Agent)", "UserAgent", "ClientInfo"),
     "user": ("cs-username", "AuthenticatedUser"),
 }
+
+# The raw fields of the request path (url_path, page), IIS W3C then Exchange CSV.
+_STEM_COLUMNS = ("cs-uri-stem", "UrlStem")
 
 
 # The fields computed from what matched on the host (the view's second part).
@@ -191,12 +194,32 @@ def _file(f: pb.FileEvent) -> dict[str, Value]:
     }
 
 
+def log_columns(fields: Iterable[str]) -> tuple[str, ...] | None:
+    """The raw columns from which the view of a log record computes ``fields`` (``kind`` and
+    ``source`` aside): two records of one source equal in these columns are equal in those
+    fields. None when one comes from elsewhere (the agent, the host rules' matches)."""
+    columns: list[str] = []
+    for field in fields:
+        if field in ("kind", "source"):
+            continue
+        if field.startswith("log."):
+            columns.append(field[4:])
+        elif field in ("url_path", "page"):
+            columns += _STEM_COLUMNS
+        elif field in _LOG_FIELDS:
+            columns += _LOG_FIELDS[field]
+        else:
+            return None
+    return tuple(dict.fromkeys(columns))
+
+
 def _log(record: pb.LogRecordEvent) -> dict[str, Value]:
     return {name: get(record) for name, get in _LOG_GETTERS.items()}
 
 
 def _url_path(record: pb.LogRecordEvent) -> str:
-    stem = record.fields.get("cs-uri-stem") or record.fields.get("UrlStem") or ""
+    fields = record.fields
+    stem = fields.get(_STEM_COLUMNS[0]) or fields.get(_STEM_COLUMNS[1]) or ""
     return unquote(stem.replace("+", " ")).casefold()
 
 
