@@ -256,7 +256,9 @@ def _match_candidates(
 ) -> list[AlertCandidate]:
     """Rules that matched on the host: high or critical opens (or joins) the host's
     incident; medium (a failed attempt, a scan) only joins one that is open."""
-    severity = max((m.severity for m in event.matches), default=0)
+    if not event.matches:  # most events: checked first, max() of nothing costs a generator
+        return []
+    severity = max(m.severity for m in event.matches)
     if severity < pb.SEVERITY_MEDIUM:
         return []
     top = max(event.matches, key=lambda m: m.severity)

@@ -801,7 +801,7 @@ class Store:
     @staticmethod
     def _event_row(agent: AgentInfo, event: pb.Event, now_ns: int) -> tuple[Any, ...]:
         kind, subject, summary = _event_columns(event)
-        severity = max((m.severity for m in event.matches), default=0)
+        severity = max(m.severity for m in event.matches) if event.matches else 0
         return (
             event.id,
             agent.agent_id,
