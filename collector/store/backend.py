@@ -129,10 +129,12 @@ class Connection(ABC):
         """Several statements without parameters (schema changes)."""
 
     @abstractmethod
-    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
-        """Bulk insert (the ingest hot path), skipping rows a unique key already has;
-        returns how many were written. ``table`` and ``columns`` are the caller's
-        constants, never input."""
+    def insert_new(
+        self, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
+    ) -> int:
+        """Bulk insert (the ingest hot path), skipping rows whose ``key`` (a unique column
+        among ``columns``) the table already has; returns how many were written. ``table``,
+        ``columns`` and ``key`` are the caller's constants, never input."""
 
     @property
     @abstractmethod
@@ -230,7 +232,9 @@ class SQLiteConnection(Connection):
     def executescript(self, sql: str) -> None:
         self.raw.executescript(sql)
 
-    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    def insert_new(
+        self, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
+    ) -> int:
         marks = ", ".join("?" * len(columns))
         return self.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING",
@@ -407,32 +411,72 @@ class PostgresConnection(Connection):
     def executescript(self, sql: str) -> None:
         self.raw.execute(sql.encode())  # no parameters: several statements in one go
 
-    def insert_new(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
-        """COPY into a per-session staging table, then one INSERT ... SELECT that skips
-        duplicates (COPY itself cannot): one round trip for the rows, not one each."""
+    def insert_new(
+        self, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
+    ) -> int:
+        """Look up which keys the table has (one round trip), then COPY the other rows
+        straight into it. COPY cannot skip a duplicate: should another writer commit one of
+        these keys in between (a second collector, an agent reusing ids), the COPY fails on
+        the unique index, is undone alone, and the rows go through a staging table whose
+        ``INSERT ... SELECT`` skips duplicates. The direct COPY costs PostgreSQL about a
+        third less per row than the staging table."""
         import psycopg
+        from psycopg import errors
 
         if not rows:
             return 0
-        names = ", ".join(columns)
-        stage = f"exwatch_stage_{table}"
+        at = columns.index(key)
         try:
             with self.raw.cursor() as cur:
                 cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-                    f"SELECT {names} FROM {table} WITH NO DATA"
+                    f"SELECT {key} FROM {table} WHERE {key} = ANY(%s)", ([r[at] for r in rows],)
                 )
-                cur.execute(f"TRUNCATE {stage}")
-                with cur.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                cur.execute(
-                    f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
-                    "ON CONFLICT DO NOTHING"
-                )
-                return max(cur.rowcount, 0)
+                seen = {r[0] for r in cur}
+                new = []
+                for row in rows:
+                    if row[at] not in seen:  # also the second of two equal keys in rows
+                        seen.add(row[at])
+                        new.append(row)
+                if not new:
+                    return 0
+                try:
+                    with self.savepoint("exwatch_copy"):
+                        self._copy(cur, table, columns, new)
+                    return len(new)
+                except errors.UniqueViolation:
+                    return self._insert_staged(cur, table, columns, new)
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
+
+    @staticmethod
+    def _copy(
+        cur: psycopg.Cursor[Any], table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _insert_staged(
+        self,
+        cur: psycopg.Cursor[Any],
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> int:
+        """COPY into a per-session staging table, then one ``INSERT ... SELECT`` that skips
+        duplicates."""
+        names = ", ".join(columns)
+        stage = f"exwatch_stage_{table}"
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT {names} FROM {table} WITH NO DATA"
+        )
+        cur.execute(f"TRUNCATE {stage}")
+        self._copy(cur, stage, columns, rows)
+        cur.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"
+        )
+        return max(cur.rowcount, 0)
 
     @property
     def in_transaction(self) -> bool:

@@ -787,7 +787,7 @@ class Store:
                 alerting.append((event, cands, seen))
             else:
                 plain.append(self._event_row(agent, event, now_ns))
-        written = c.insert_new("events", self._EVENT_COLUMNS, plain)
+        written = c.insert_new("events", self._EVENT_COLUMNS, "uid", plain)
         linked = []
         for event, cands, seen in alerting:
             row = c.execute(
