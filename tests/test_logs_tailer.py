@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -132,3 +133,55 @@ def test_vanished_file_keeps_its_checkpoint(tmp_path: Path) -> None:
     result = tailer.poll()
     assert result.errors
     assert result.checkpoint == before
+
+
+def test_a_quiet_file_costs_a_stat_not_an_open(tmp_path: Path, monkeypatch) -> None:
+    import agent.logs.tailer as tailer_module
+
+    opened: list[Path] = []
+    real_open = tailer_module.open_shared
+
+    def counting_open(path: Path):
+        opened.append(path)
+        return real_open(path)
+
+    monkeypatch.setattr(tailer_module, "open_shared", counting_open)
+    log = tmp_path / "u_ex260101.log"
+    log.write_text(HEADER + line(1), newline="")
+    tailer = FileTailer(log, LogFormat.IIS, None)
+    assert stems(tailer.poll().records) == ["/owa/1"]
+    for _ in range(3):
+        assert tailer.poll().records == []
+    assert len(opened) == 1
+    with log.open("a", newline="") as fh:
+        fh.write(line(2))
+    assert stems(tailer.poll().records) == ["/owa/2"]
+    assert len(opened) == 2
+
+
+def test_a_file_rewritten_to_the_same_size_is_read_again(tmp_path: Path) -> None:
+    log = tmp_path / "u_ex260101.log"
+    log.write_text(HEADER + line(1), newline="")
+    tailer = FileTailer(log, LogFormat.IIS, None)
+    assert stems(tailer.poll().records) == ["/owa/1"]
+    assert tailer.poll().records == []
+    before = log.stat()
+    log.write_text(HEADER + line(7), newline="")  # same size, other bytes, same inode
+    assert log.stat().st_size == before.st_size
+    os.utime(log, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    result = tailer.poll()
+    assert result.truncated and stems(result.records) == ["/owa/7"]
+
+
+def test_a_file_replaced_by_one_of_the_same_size_is_read_again(tmp_path: Path) -> None:
+    log = tmp_path / "u_ex260101.log"
+    log.write_text(HEADER + line(1), newline="")
+    tailer = FileTailer(log, LogFormat.IIS, None)
+    assert stems(tailer.poll().records) == ["/owa/1"]
+    stat = log.stat()
+    new = tmp_path / "next.log"
+    new.write_text(HEADER + line(8), newline="")
+    os.utime(new, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even the same time
+    new.replace(log)
+    result = tailer.poll()
+    assert result.rotated and stems(result.records) == ["/owa/8"]
