@@ -235,6 +235,7 @@ class SQLiteConnection(Connection):
     def insert_new(
         self, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
     ) -> int:
+        """One prepared INSERT per row; ``ON CONFLICT DO NOTHING`` skips a taken ``key``."""
         marks = ", ".join("?" * len(columns))
         return self.executemany(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING",
