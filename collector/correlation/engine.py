@@ -90,7 +90,7 @@ class Correlator:
         # Log records that no host rule matched are most of what is committed, and repeat a
         # few requests: the rules' verdicts are remembered per (source, values of the raw
         # columns those rules read), when they read nothing else.
-        names = {name for name, _ in self._candidates.get(("log", False), []) + self._any[False]}
+        names = {name for name, _ in self._rules("log", False)}
         read = [f for name in names if (f := rules.base[name].fields) is not None]
         self._log_columns = log_columns(set().union(*read)) if len(read) == len(names) else None
         self._log_hits: dict[tuple[str | None, ...], frozenset[str]] = {}
