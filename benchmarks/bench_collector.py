@@ -48,8 +48,17 @@ class Endpoint:
 class BenchCollectors:
     """``with BenchCollectors(tmp, count=1, uses=N) as c:`` runs ``count`` collectors."""
 
-    def __init__(self, tmp: Path, *, count: int = 1, uses: int = 1, dsn: str = "") -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        count: int = 1,
+        uses: int = 1,
+        dsn: str = "",
+        ingest_workers: int | None = None,
+    ) -> None:
         self.tmp = tmp
+        self.ingest_workers = ingest_workers
         self.count = count
         self.uses = uses
         self.dsn = dsn
@@ -76,6 +85,8 @@ class BenchCollectors:
             path = self.tmp / "collector.toml"
             path.write_text(f'[store]\ndsn = "{self.dsn}"\n')
             config = ["--config", str(path)]
+        if self.ingest_workers is not None:
+            config += ["--ingest-workers", str(self.ingest_workers)]
         self._cli("init", "--data-dir", str(self.data))
         if self.dsn:
             # `token create` has no --config yet: make the token in the shared database.
@@ -114,8 +125,11 @@ class BenchCollectors:
             )
         return self
 
-    def processes(self) -> list[psutil.Process]:
-        return [psutil.Process(e.pid) for e in self.endpoints]
+    def processes(self) -> list[list[psutil.Process]]:
+        """Each collector's processes: the one serving gRPC first, then its children (the
+        ingest workers and multiprocessing's resource tracker), started with it."""
+        fronts = [psutil.Process(e.pid) for e in self.endpoints]
+        return [[front, *front.children()] for front in fronts]
 
     def __exit__(self, *exc: object) -> None:
         for proc in self._procs:
@@ -124,3 +138,12 @@ class BenchCollectors:
             proc.wait()
         if self._log is not None:
             self._log.close()
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU time of ``processes``, summed."""
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
+def rss_bytes(processes: list[psutil.Process]) -> int:
+    return sum(p.memory_info().rss for p in processes)

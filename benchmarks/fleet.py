@@ -49,7 +49,7 @@ from typing import Any
 
 import grpc
 import psutil
-from bench_collector import BenchCollectors, raise_open_files_limit
+from bench_collector import BenchCollectors, cpu_seconds, raise_open_files_limit, rss_bytes
 from bench_events import attack_events, file_event, log_event
 
 from agent import identity
@@ -503,14 +503,14 @@ def main() -> None:
                 connected_at = time.perf_counter()
                 measure_from = now + args.warmup
                 measure_to = measure_from + args.duration
-            for i, proc in enumerate(watched):
-                rss_max[i] = max(rss_max[i], proc.memory_info().rss)
+            for i, family in enumerate(watched):
+                rss_max[i] = max(rss_max[i], rss_bytes(family))
             if measure_from and now >= measure_from and not cpu_start:
-                cpu_start = [sum(p.cpu_times()[:2]) for p in watched]
+                cpu_start = [cpu_seconds(family) for family in watched]
                 machine_cpu_start = psutil.cpu_times()
                 sim_cpu_start = sum(sum(psutil.Process(s).cpu_times()[:2]) for s in sim_pids)
                 pg_cpu_start = _postgres_cpu() if args.dsn else 0.0
-                rss_max = [p.memory_info().rss for p in watched]
+                rss_max = [rss_bytes(family) for family in watched]
             if cpu_start and measure_from <= report["time"] < measure_to:
                 events += report["events"]
                 batches += report["batches"]
@@ -526,7 +526,7 @@ def main() -> None:
                 )
             if measure_to and now >= measure_to and not stop_flag.is_set():
                 final = (connected, refused)
-                cpu_end = [sum(p.cpu_times()[:2]) for p in watched]
+                cpu_end = [cpu_seconds(family) for family in watched]
                 machine_cpu_end = psutil.cpu_times()
                 sim_cpu = sum(sum(psutil.Process(s).cpu_times()[:2]) for s in sim_pids)
                 pg_cpu = _postgres_cpu() if args.dsn else 0.0
@@ -570,8 +570,8 @@ def main() -> None:
     for i, endpoint in enumerate(collectors.endpoints):
         cpu = (cpu_end[i] - cpu_start[i]) / window
         print(
-            f"collector {i + 1} ({endpoint.connect}): CPU {cpu * 100:.0f} % of one core, "
-            f"RSS max {rss_max[i] / 2**20:.0f} MiB"
+            f"collector {i + 1} ({endpoint.connect}, {len(watched[i])} processes): CPU "
+            f"{cpu * 100:.0f} % of one core, RSS max {rss_max[i] / 2**20:.0f} MiB (together)"
         )
     print(
         f"simulators: CPU {(sim_cpu - sim_cpu_start) / window * 100:.0f} % of one core; "

@@ -1,16 +1,19 @@
 """Ingest throughput: N agent processes stream batches over real mutual TLS to one
-collector process on SQLite; prints committed events/s and batch-ack latency.
+collector on SQLite; prints committed events/s and batch-ack latency.
 
-Method: a fresh collector (``exwatch-collector serve``, mTLS) in its own process; N agent
+Method: a fresh collector (``exwatch-collector serve``, mTLS, with its ingest workers:
+``--ingest-workers``, default the collector's own) in processes of its own; N agent
 processes (spawned, not forked) each enroll with a real token, then stream B batches of
 E realistic file and log events over one Connect stream with up to W batches in flight,
 timing each batch from send to acknowledgement (the collector acks only after the SQLite
-commit). Throughput = all events / (last ack - first send). The collector's own CPU time
-(psutil) over the run gives events per collector CPU-second: the figure that does not
-depend on what else (the agents, other work) shares the cores. ``--profile FILE`` runs
-py-spy on the collector for the run.
+commit). Throughput = all events / (last ack - first send). The collector's CPU time (all
+its processes, psutil) over the run gives events per collector CPU-second: the figure
+that does not depend on what else (the agents, other work) shares the cores; the agents'
+own CPU while streaming is printed too. ``--profile FILE`` runs py-spy on the collector's
+gRPC process for the run.
 
-    python benchmarks/ingest.py [--agents 4] [--batches 100] [--events 500] [--profile F]
+    python benchmarks/ingest.py [--agents 4] [--batches 100] [--events 500]
+        [--ingest-workers N] [--profile F]
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ import time
 from pathlib import Path
 
 import grpc
-import psutil
-from bench_collector import BenchCollectors
+from bench_collector import BenchCollectors, cpu_seconds, rss_bytes
 from bench_events import mixed_event
 
 from agent import identity
@@ -69,6 +71,7 @@ def agent_process(
         outq.put(pb.AgentMessage(hello=pb.Hello(agent_id=enrollment.agent_id, hostname="bench")))
         next(call)  # welcome
         start = time.perf_counter()
+        cpu_start = time.process_time()
 
         def reader() -> None:
             for reply in call:
@@ -86,9 +89,10 @@ def agent_process(
             outq.put(message)
         t.join()
         end = time.perf_counter()
+        cpu = time.process_time() - cpu_start
         outq.put(None)
         call.cancel()
-    results.put((start, end, latencies, time.time() - (time.perf_counter() - start)))
+    results.put((start, end, latencies, time.time() - (time.perf_counter() - start), cpu))
 
 
 def main() -> None:
@@ -100,14 +104,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=500)
     parser.add_argument("--window", type=int, default=8)
     parser.add_argument(
+        "--ingest-workers",
+        type=int,
+        help="the collector's ingest worker processes (default: the collector's own default)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write a py-spy profile (raw) of the collector here"
     )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="exwatch-ingest-"))
-    with BenchCollectors(tmp, uses=args.agents) as collectors:
+    with BenchCollectors(tmp, uses=args.agents, ingest_workers=args.ingest_workers) as collectors:
         endpoint = collectors.endpoints[0]
-        collector = psutil.Process(endpoint.pid)
         ctx = mp.get_context("spawn")  # never fork after gRPC is loaded
         results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
         procs = [
@@ -126,7 +134,9 @@ def main() -> None:
             )
             for i in range(args.agents)
         ]
-        cpu_before = sum(collector.cpu_times()[:2])
+        # The collector and its ingest workers (started with it, alive for the whole run).
+        family = collectors.processes()[0]
+        cpu_before = [cpu_seconds([p]) for p in family]
         profiler = None
         if args.profile:
             profiler = subprocess.Popen(
@@ -137,8 +147,9 @@ def main() -> None:
         for p in procs:
             p.start()
         outcomes = [results.get(timeout=600) for _ in procs]
-        cpu_used = sum(collector.cpu_times()[:2]) - cpu_before
-        rss = collector.memory_info().rss
+        cpu_each = [cpu_seconds([p]) - b for p, b in zip(family, cpu_before, strict=True)]
+        cpu_used = sum(cpu_each)
+        rss = rss_bytes(family)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
             profiler.wait()
@@ -161,8 +172,15 @@ def main() -> None:
     print(f"batch ack latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     # CPU seconds include enrollment and connection set-up (small next to the stream).
     print(
-        f"collector: {cpu_used:.2f} CPU-s = {total / cpu_used:,.0f} events per CPU-second "
-        f"({cpu_used / elapsed * 100:.0f} % of one core while streaming), RSS {rss / 2**20:.0f} MiB"
+        f"collector ({len(family)} processes): {cpu_used:.2f} CPU-s = "
+        f"{total / cpu_used:,.0f} events per CPU-second ({cpu_used / elapsed * 100:.0f} % of "
+        f"one core while streaming), RSS {rss / 2**20:.0f} MiB in all; CPU-s per process "
+        f"(gRPC front, then its children): {', '.join(f'{c:.2f}' for c in cpu_each)}"
+    )
+    agents_cpu = sum(o[4] for o in outcomes)
+    print(
+        f"agents: {agents_cpu:.2f} CPU-s while streaming = "
+        f"{agents_cpu / total * 1e6:.1f} us per event (they share the cores with the collector)"
     )
     if args.profile:
         print(f"profile: {args.profile}")

@@ -95,6 +95,12 @@ def main() -> None:
     default=None,
     help="Plain gRPC on a loopback address, no enrollment (local demo only).",
 )
+@click.option(
+    "--ingest-workers",
+    type=click.IntRange(0, 64),
+    help="Processes committing agents' batches beside the gRPC one (0: none; default: 2 "
+    "on more than one core).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def serve(
     config_path: Path | None,
@@ -103,6 +109,7 @@ def serve(
     console_listen: str | None,
     data_dir: Path | None,
     insecure_loopback: bool | None,
+    ingest_workers: int | None,
     verbose: bool,
 ) -> None:
     """Run the collector in the foreground until interrupted."""
@@ -120,6 +127,7 @@ def serve(
             console_listen=console_listen,
             data_dir=data_dir,
             insecure_loopback=insecure_loopback,
+            ingest_workers=ingest_workers,
         )
         if cfg.console_listen:
             first = bootstrap_admin(cfg.store_target)

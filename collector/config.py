@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -74,6 +75,9 @@ class CollectorConfig:
     offline_after_seconds: int = 180
     max_message_bytes: int = 16 * 1024 * 1024
     max_batch_events: int = 5000
+    # Processes that commit agents' batches (parse, match, insert) beside the one serving
+    # gRPC; 0: that one process does all. Each spreads ingest over one more core.
+    ingest_workers: int = field(default_factory=lambda: default_ingest_workers())
     # Alert routing: channels and routes (the [notify] table; see collector.sample.toml).
     notify: dict[str, Any] = field(default_factory=dict)
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -111,6 +115,12 @@ class CollectorConfig:
     @property
     def pki_path(self) -> Path:
         return self.pki_dir or self.data_dir / "pki"
+
+
+def default_ingest_workers() -> int:
+    """Two on a machine with more than one core. One alone gains nothing (it does what the
+    front did); past two, SQLite's inserts, which take turns, are the limit."""
+    return 2 if (os.cpu_count() or 1) > 1 else 0
 
 
 def parse_listen(listen: str, key: str = "listen") -> tuple[str, int]:
@@ -166,6 +176,11 @@ def load_config(path: Path | None, **overrides: Any) -> CollectorConfig:
             raise ConfigError(
                 "must be a positive integer", key=key, file=str(path) if path else None
             )
+    if "ingest_workers" in values and (
+        type(values["ingest_workers"]) is not int or not 0 <= values["ingest_workers"] <= 64
+    ):
+        where = str(path) if path else None
+        raise ConfigError("must be an integer from 0 to 64", key="ingest_workers", file=where)
     if "store" in values:
         values["store"] = _store_config(values["store"], path)
     if "retention" in values:

@@ -9,16 +9,18 @@ import gc
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import grpc
 
+from collector.batches import BatchOutcome, RawBatch, commit_raw_batches, read_agent_message
 from collector.errors import CollectorError, StoreError
+from collector.ingest_workers import Group, IngestWorker
 from collector.pki import PKIError, PKIPaths, fingerprint, sign_agent_csr
-from collector.store.base import AgentInfo, CommitResult
+from collector.store.base import AgentInfo
 from collector.store.store import Store
 from protos import exwatch_pb2 as pb
 from protos import exwatch_pb2_grpc as pb_grpc
@@ -27,15 +29,13 @@ log = logging.getLogger("exwatch.collector.ingest")
 
 DEMO_TENANT = "default"
 _AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,80}")
-# A whole batch's ids, one per line, checked in one pass of the regex engine.
-_EVENT_IDS = re.compile(r"(?:[A-Za-z0-9._:-]{1,80}\n)*")
 
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
+Incoming = pb.AgentMessage | RawBatch  # what Connect reads: a batch stays raw bytes
 
 
-GROUP_MAX_EVENTS = 20_000
+GROUP_MAX_BYTES = 8 * 2**20  # of raw batches committed in one transaction
 # Objects allocated between young-generation collections (CPython's default is 700). Each
 # open stream keeps a few tasks and futures alive for as long as it waits, so with
 # thousands of streams the default has the cyclic collector promote and rescan them
@@ -55,15 +55,27 @@ def bundle_version(rules_version: str) -> str:
 @dataclass(slots=True)
 class _Waiting:
     agent: AgentInfo
-    sequence: int
-    events: list[pb.Event]
-    future: asyncio.Future[CommitResult]
+    data: bytes  # the raw EventBatch
+    future: asyncio.Future[BatchOutcome]
+
+
+@dataclass(slots=True, eq=False)
+class _Lane:
+    """Where batches are committed, a group at a time: the front's own writer thread, or
+    an ingest worker process. A stream keeps one lane, so its batches commit in order."""
+
+    commit: Callable[[Group, int], list[BatchOutcome]]  # blocking
+    executor: ThreadPoolExecutor
+    waiting: list[_Waiting] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    streams: int = 0
 
 
 @dataclass(slots=True, eq=False)
 class _Stream:
     """One open Connect stream: how to cut it off, and the commands waiting for it."""
 
+    lane: _Lane
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
     outgoing: asyncio.Queue[pb.CollectorMessage] = field(default_factory=asyncio.Queue)
     tenant: str = ""
@@ -78,7 +90,9 @@ class _Refused(Exception):
 
 
 class IngestService(pb_grpc.CollectorServicer):
-    """One instance per server. Store calls run on one writer thread, off the event loop.
+    """One instance per server. Store calls run on one writer thread, off the event loop;
+    batches are committed there too, or by ``workers`` (processes of their own), each
+    stream's by the one with the fewest streams when it connected.
 
     With ``pki`` set, agents are identified by their client certificate alone; without it
     (the loopback demo) by the id in their hello, all in tenant ``default``.
@@ -92,6 +106,7 @@ class IngestService(pb_grpc.CollectorServicer):
         pki: PKIPaths | None = None,
         connect_port: int = 0,
         agent_cert_days: int = 30,
+        workers: Sequence[IngestWorker] = (),
     ) -> None:
         self.store = store
         self.max_batch_events = max_batch_events
@@ -100,11 +115,15 @@ class IngestService(pb_grpc.CollectorServicer):
         self.agent_cert_days = agent_cert_days
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exwatch-store")
         self._streams: dict[str, set[_Stream]] = {}
-        self._waiting: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self.workers = list(workers)
+        self._lanes = [
+            _Lane(w.commit, ThreadPoolExecutor(max_workers=1, thread_name_prefix=w.name))
+            for w in self.workers
+        ] or [_Lane(self._commit_here, self._writer)]
         # Heartbeats not yet written, the latest per agent: they are state, not events.
         self._beats: dict[str, tuple[AgentInfo, pb.Heartbeat, int]] = {}
-        self._wake = asyncio.Event()  # a batch or a heartbeat waits for the writer
-        self._committer: asyncio.Task[None] | None = None
+        self._beat = asyncio.Event()  # a heartbeat waits for the writer
+        self._loops: list[asyncio.Task[None]] = []
         self.on_alerts: Callable[[], None] = lambda: None
         self.batches_committed = 0
         self.events_committed = 0
@@ -116,71 +135,78 @@ class IngestService(pb_grpc.CollectorServicer):
     async def start(self) -> None:
         young, older, oldest = gc.get_threshold()
         gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), older, oldest)
-        self._committer = asyncio.create_task(self._commit_loop())
+        for worker in self.workers:
+            worker.start()
+        self._loops = [asyncio.create_task(self._commit_loop(lane)) for lane in self._lanes]
+        self._loops.append(asyncio.create_task(self._beat_loop()))
 
     async def aclose(self) -> None:
-        if self._committer is not None:
-            self._committer.cancel()
+        for task in self._loops:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
+                await task
+        for lane in self._lanes:
+            lane.executor.shutdown(wait=True)
+        for worker in self.workers:
+            await asyncio.to_thread(worker.close)
         self._writer.shutdown(wait=True)
 
-    async def _commit(self, agent: AgentInfo, batch: pb.EventBatch) -> CommitResult:
-        future: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
-        self._waiting.put_nowait(_Waiting(agent, batch.sequence, list(batch.events), future))
-        self._wake.set()
+    async def _commit(self, lane: _Lane, agent: AgentInfo, data: bytes) -> BatchOutcome:
+        future: asyncio.Future[BatchOutcome] = asyncio.get_running_loop().create_future()
+        lane.waiting.append(_Waiting(agent, data, future))
+        lane.wake.set()
         return await future
 
-    async def _commit_loop(self) -> None:
-        """Group commit: whatever batches are waiting when the writer is free go into one
-        transaction, so many small batches from many agents cost one COMMIT; the
-        heartbeats that arrived meanwhile follow in the same trip to the writer thread
-        (10,000 agents beat 333 times a second: one trip each queued batches behind them)."""
+    async def _commit_loop(self, lane: _Lane) -> None:
+        """Group commit: whatever batches wait for the lane when it is free go into one
+        transaction, so many small batches from many agents cost one COMMIT."""
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            group: list[_Waiting] = []
+            await lane.wake.wait()
+            lane.wake.clear()
             size = 0
-            while size < GROUP_MAX_EVENTS and not self._waiting.empty():
-                group.append(self._waiting.get_nowait())
-                size += len(group[-1].events)
-            if not self._waiting.empty():
-                self._wake.set()  # the rest make the next group
-            beats, self._beats = list(self._beats.values()), {}
-            results = await self._run(
-                self._write, [(w.agent, w.sequence, w.events) for w in group], beats
-            )
-            for waiting, result in zip(group, results, strict=True):
-                if waiting.future.done():  # its stream went away; the agent resends on reconnect
-                    continue
-                if isinstance(result, Exception):
-                    waiting.future.set_exception(result)
-                else:
-                    waiting.future.set_result(result)
+            taken = 0
+            while taken < len(lane.waiting) and size < GROUP_MAX_BYTES:
+                size += len(lane.waiting[taken].data)
+                taken += 1
+            group, lane.waiting = lane.waiting[:taken], lane.waiting[taken:]
+            if lane.waiting:
+                lane.wake.set()  # the rest make the next group
+            batches = [(w.agent, w.data) for w in group]
+            try:
+                outcomes = await loop.run_in_executor(
+                    lane.executor, lane.commit, batches, time.time_ns()
+                )
+            except Exception as exc:  # the lane itself broke: every waiter hears it
+                log.exception("group commit of %d batches failed", len(group))
+                outcomes = [BatchOutcome(0, error=f"commit failed: {exc}")] * len(group)
+            for waiting, outcome in zip(group, outcomes, strict=True):
+                if not waiting.future.done():  # else its stream went; the agent resends
+                    waiting.future.set_result(outcome)
 
-    def _write(
-        self,
-        batches: list[tuple[AgentInfo, int, list[pb.Event]]],
-        beats: list[tuple[AgentInfo, pb.Heartbeat, int]],
-    ) -> list[CommitResult | StoreError]:
-        """On the writer thread: the batches in one transaction, then the heartbeats."""
-        results: list[CommitResult | StoreError] = []
-        if batches:
-            try:
-                results = self.store.commit_batches(batches, now_ns=time.time_ns())
-            except Exception as exc:  # the whole transaction failed: every waiter hears it
-                log.exception("group commit of %d batches failed", len(batches))
-                results = [StoreError(f"commit failed: {exc}")] * len(batches)
-        if beats:
-            try:
-                self.store.record_heartbeats(beats)
-            except CollectorError:  # find the one that fails; record the others
-                for agent, heartbeat, received_ns in beats:
-                    try:
-                        self.store.record_heartbeat(agent, heartbeat, now_ns=received_ns)
-                    except CollectorError as exc:  # health goes stale until the next beat
-                        log.error("heartbeat of agent %s not recorded: %s", agent.agent_id, exc)
-        return results
+    def _commit_here(self, group: Group, now_ns: int) -> list[BatchOutcome]:
+        return commit_raw_batches(
+            self.store, group, now_ns=now_ns, max_events=self.max_batch_events
+        )
+
+    async def _beat_loop(self) -> None:
+        """Heartbeats are written in one trip to the writer thread per wake: 10,000 agents
+        beat 333 times a second, and one trip each queued store calls behind them."""
+        while True:
+            await self._beat.wait()
+            self._beat.clear()
+            beats, self._beats = list(self._beats.values()), {}
+            await self._run(self._write_beats, beats)
+
+    def _write_beats(self, beats: list[tuple[AgentInfo, pb.Heartbeat, int]]) -> None:
+        try:
+            self.store.record_heartbeats(beats)
+        except CollectorError:  # find the one that fails; record the others
+            for agent, heartbeat, received_ns in beats:
+                try:
+                    self.store.record_heartbeat(agent, heartbeat, now_ns=received_ns)
+                except CollectorError as exc:  # health goes stale until the next beat
+                    log.error("heartbeat of agent %s not recorded: %s", agent.agent_id, exc)
 
     def cut_off(self, agent_id: str) -> int:
         """Close every open stream of ``agent_id`` (after a revocation). Returns how many."""
@@ -224,37 +250,19 @@ class IngestService(pb_grpc.CollectorServicer):
         hostname = hello.hostname[:255] or str(row["hostname"])
         return AgentInfo(agent_id, str(row["tenant"]), hostname)
 
-    def _check_batch(self, batch: pb.EventBatch) -> None:
-        if batch.sequence == 0:
-            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, "batch sequence must be positive")
-        if len(batch.events) > self.max_batch_events:
-            raise _Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"batch {batch.sequence} has {len(batch.events)} events; "
-                f"limit {self.max_batch_events}",
-            )
-        ids = [event.id for event in batch.events]
-        joined = "\n".join(ids) + "\n"
-        # The count catches an id that itself holds a line break (it would read as two).
-        if ids and (joined.count("\n") != len(ids) or not _EVENT_IDS.fullmatch(joined)):
-            bad = next(i for i in ids if not _EVENT_ID.fullmatch(i))
-            raise _Refused(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"batch {batch.sequence}: event id {bad[:90]!r} is missing or malformed",
-            )
-
     # ------------------------------------------------------------------ Connect
 
     async def Connect(
-        self, request_iterator: AsyncIterator[pb.AgentMessage], context: Context
+        self, request_iterator: AsyncIterator[Incoming], context: Context
     ) -> AsyncIterator[pb.CollectorMessage]:
         peer = context.peer()
         agent: AgentInfo | None = None
-        stream = _Stream()
+        stream = _Stream(min(self._lanes, key=lambda lane: lane.streams))
+        stream.lane.streams += 1
         messages = aiter(request_iterator)
         try:
             first = await anext(messages, None)
-            if first is None or first.WhichOneof("body") != "hello":
+            if not isinstance(first, pb.AgentMessage) or first.WhichOneof("body") != "hello":
                 raise _Refused(
                     grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a hello"
                 )
@@ -297,18 +305,19 @@ class IngestService(pb_grpc.CollectorServicer):
             log.error("stream from %s failed: %s", agent.agent_id if agent else peer, exc)
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         finally:
+            stream.lane.streams -= 1
             if agent is not None:
                 self._streams.get(agent.agent_id, set()).discard(stream)
                 log.info("agent %s disconnected", agent.agent_id)
 
     async def _serve(
-        self, agent: AgentInfo, messages: AsyncIterator[pb.AgentMessage], stream: _Stream
+        self, agent: AgentInfo, messages: AsyncIterator[Incoming], stream: _Stream
     ) -> AsyncIterator[pb.CollectorMessage]:
         """Answer the agent's messages and pass it commands, until it hangs up or is
         revoked. Each of the three waits lives until it completes (a stream sends many
         batches per command), so a message costs one new task, not three; the pending read
         survives a command being sent: no message is dropped."""
-        read: asyncio.Future[pb.AgentMessage | None] | None = None
+        read: asyncio.Future[Incoming | None] | None = None
         command: asyncio.Future[pb.CollectorMessage] | None = None
         cut = asyncio.ensure_future(stream.revoked.wait())
         try:
@@ -330,7 +339,7 @@ class IngestService(pb_grpc.CollectorServicer):
                     message, read = read.result(), None
                     if message is None:
                         return
-                    reply = await self._handle(agent, message)
+                    reply = await self._handle(agent, stream.lane, message)
                     if reply is not None:
                         yield reply
         finally:
@@ -364,21 +373,25 @@ class IngestService(pb_grpc.CollectorServicer):
         return sent
 
     async def _handle(
-        self, agent: AgentInfo, message: pb.AgentMessage
+        self, agent: AgentInfo, lane: _Lane, message: Incoming
     ) -> pb.CollectorMessage | None:
-        kind = message.WhichOneof("body")
-        if kind == "batch":
-            self._check_batch(message.batch)
-            result = await self._commit(agent, message.batch)
+        if isinstance(message, RawBatch):
+            outcome = await self._commit(lane, agent, message.data)
+            if outcome.refused:
+                raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, outcome.refused)
+            result = outcome.result
+            if result is None:
+                raise StoreError(outcome.error)
             if not result.duplicate:
                 self.batches_committed += 1
                 self.events_committed += result.events_written
             if result.alerts_opened or result.alerts_updated:
                 self.on_alerts()  # pages leave now, not at the outbox's next poll
-            return pb.CollectorMessage(ack=pb.Ack(sequence=message.batch.sequence))
+            return pb.CollectorMessage(ack=pb.Ack(sequence=outcome.sequence))
+        kind = message.WhichOneof("body")
         if kind == "heartbeat":
             self._beats[agent.agent_id] = (agent, message.heartbeat, time.time_ns())
-            self._wake.set()
+            self._beat.set()
             return None
         if kind == "renew":
             return await self._renew(agent, message.renew)
@@ -476,3 +489,24 @@ class IngestService(pb_grpc.CollectorServicer):
             ca_pem=pki.ca_cert.read_bytes(),
             connect_port=self.connect_port,
         )
+
+
+def add_to_server(service: IngestService, server: grpc.aio.Server) -> None:
+    """Register ``service``; its Connect stream reads batches as raw bytes
+    (:func:`~collector.batches.read_agent_message`), the rest as generated."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        "Enroll": grpc.unary_unary_rpc_method_handler(
+            service.Enroll,
+            request_deserializer=pb.EnrollRequest.FromString,
+            response_serializer=pb.EnrollResponse.SerializeToString,
+        ),
+        "Connect": grpc.stream_stream_rpc_method_handler(
+            service.Connect,
+            request_deserializer=read_agent_message,
+            response_serializer=pb.CollectorMessage.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("exwatch.v1.Collector", handlers),)
+    )
+    server.add_registered_method_handlers("exwatch.v1.Collector", handlers)

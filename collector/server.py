@@ -21,13 +21,13 @@ from collector.console import (
 from collector.containment import COMMAND_KINDS as CONTAINMENT_KINDS
 from collector.containment import build_command, collector_addresses
 from collector.errors import ConfigError, StoreError
-from collector.ingest import IngestService
+from collector.ingest import IngestService, add_to_server
+from collector.ingest_workers import IngestWorker, WorkerSpec
 from collector.notify.routes import Routes
 from collector.notify.worker import NotifyWorker
 from collector.pki import PKIPaths
 from collector.store import Store, open_database
 from protos import exwatch_pb2 as pb
-from protos import exwatch_pb2_grpc as pb_grpc
 
 log = logging.getLogger("exwatch.collector")
 
@@ -71,13 +71,23 @@ class CollectorServer:
         self.config = config
         self.routes = Routes.from_config(config.notify or None)
         database = open_database(config.store_target, max_connections=config.store.max_connections)
-        self.store = Store(database, background_checkpoints=True, routes=self.routes)
+        self.store = Store(database, checkpoints="background", routes=self.routes)
         self.notifier = NotifyWorker(config.store_target, self.routes)
+        spec = WorkerSpec(
+            store_target=config.store_target,
+            max_connections=config.store.max_connections,
+            max_batch_events=config.max_batch_events,
+            notify=config.notify,
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
         self.ingest = IngestService(
             self.store,
             max_batch_events=config.max_batch_events,
             pki=self.pki,
             agent_cert_days=config.agent_cert_days,
+            workers=[
+                IngestWorker(spec, f"exwatch-ingest-{i + 1}") for i in range(config.ingest_workers)
+            ],
         )
         self.ingest.on_alerts = self.notifier.wake
         self._server: grpc.aio.Server | None = None
@@ -107,7 +117,7 @@ class CollectorServer:
                 ("grpc.max_receive_message_length", self.config.max_message_bytes),
             ]
         )
-        pb_grpc.add_CollectorServicer_to_server(self.ingest, server)
+        add_to_server(self.ingest, server)
         address = _address(self.host, self._port)
         if self.pki is None:
             port = self._bind(server, address, None)

@@ -13,13 +13,16 @@ from collector.server import CollectorServer
 
 
 class RunningCollector:
-    def __init__(self, data_dir: Path, port: int = 0, *, tls: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, port: int = 0, *, tls: bool = False, ingest_workers: int = 2
+    ) -> None:
         self.config = CollectorConfig(
             listen=f"127.0.0.1:{port}",
             enroll_listen="127.0.0.1:0",
             console_listen="",
             data_dir=data_dir,
             insecure_loopback=not tls,
+            ingest_workers=ingest_workers,
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="test-collector-loop")
@@ -40,9 +43,10 @@ class RunningCollector:
 
 @contextmanager
 def running_collector(
-    data_dir: Path, port: int = 0, *, tls: bool = False
+    data_dir: Path, port: int = 0, *, tls: bool = False, ingest_workers: int = 2
 ) -> Iterator[RunningCollector]:
-    collector = RunningCollector(data_dir, port, tls=tls)
+    """``ingest_workers``: 2 commits batches in worker processes, 0 in this process."""
+    collector = RunningCollector(data_dir, port, tls=tls, ingest_workers=ingest_workers)
     try:
         yield collector
     finally:

@@ -74,8 +74,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_events_flow_and_leave_the_spool_once_acknowledged(tmp_path: Path) -> None:
-    with running_collector(tmp_path / "c") as collector:
+@pytest.mark.parametrize("ingest_workers", [0, 2])
+def test_events_flow_and_leave_the_spool_once_acknowledged(
+    tmp_path: Path, ingest_workers: int
+) -> None:
+    with running_collector(tmp_path / "c", ingest_workers=ingest_workers) as collector:
         agent = AgentSide(tmp_path, collector.address)
         try:
             events = file_events(1000)
@@ -179,10 +182,11 @@ def test_resent_batches_after_lost_acks_are_not_duplicated(tmp_path: Path) -> No
         ),
     ],
 )
+@pytest.mark.parametrize("ingest_workers", [0, 2])
 def test_malformed_streams_are_refused_and_the_collector_keeps_serving(
-    tmp_path: Path, messages: list[pb.AgentMessage], fragment: str
+    tmp_path: Path, messages: list[pb.AgentMessage], fragment: str, ingest_workers: int
 ) -> None:
-    with running_collector(tmp_path / "c") as collector:
+    with running_collector(tmp_path / "c", ingest_workers=ingest_workers) as collector:
         with grpc.insecure_channel(collector.address) as channel:
             stub = pb_grpc.CollectorStub(channel)
             with pytest.raises(grpc.RpcError) as info:

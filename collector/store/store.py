@@ -23,8 +23,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from collector.alerting.candidates import (
     BAD_CONTENT_RULE,
@@ -79,6 +80,19 @@ _LINK_EVIDENCE = (
 # A committed event that feeds alerts or correlations: (rowid, event, candidates, what the
 # correlation rules saw in it).
 _Linked = tuple[int, pb.Event, list[AlertCandidate], Observation | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A batch worked out before its transaction: rows for the bulk insert, and the events
+    that feed alerts or correlation rules (with their candidates and observation)."""
+
+    plain: list[tuple[Any, ...]]
+    alerting: list[tuple[pb.Event, list[AlertCandidate], Observation | None]]
+
+
+# Who copies a SQLite store's WAL back into the database (see Store).
+Checkpoints = Literal["inline", "background", "elsewhere"]
 # Correlation windows whose time ran out are deleted this often, and this long after their
 # end (host clocks run a little behind or ahead of the collector's).
 WINDOW_PURGE_EVERY_NS = 60 * 10**9
@@ -145,14 +159,15 @@ class Store:
         self,
         target: Path | str | Database,
         *,
-        background_checkpoints: bool = False,
+        checkpoints: Checkpoints = "inline",
         routes: Routes | None = None,
         correlation: RuleSet | None = None,
     ) -> None:
         """``target``: a SQLite file path, a ``postgresql://`` DSN, or a ``Database``
-        (which the store then owns and closes). ``background_checkpoints`` (SQLite): the
-        long-running server moves WAL checkpoints off the commit path onto a thread of
-        their own (they cost ingest a third otherwise)."""
+        (which the store then owns and closes). ``checkpoints`` (SQLite): who copies the
+        WAL back into the database. ``inline``: SQLite, at commit; ``background``: a
+        thread of this store (the long-running server: at commit they cost ingest a
+        third); ``elsewhere``: another store on the same file does it (ingest workers)."""
         self.database = target if isinstance(target, Database) else open_database(target)
         self.dialect = self.database.dialect
         try:
@@ -169,8 +184,9 @@ class Store:
         self._windows_purged_ns = 0
         self._checkpointer: threading.Thread | None = None
         self._closing = threading.Event()
-        if background_checkpoints and isinstance(self.database, SQLiteDatabase):
+        if checkpoints != "inline" and isinstance(self.database, SQLiteDatabase):
             self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        if checkpoints == "background" and isinstance(self.database, SQLiteDatabase):
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop,
                 args=(self.database.path,),
@@ -703,14 +719,17 @@ class Store:
         # Agents in a stable order: two collectors committing batches of the same agents
         # lock their rows in one order, which leaves PostgreSQL no deadlock to break.
         order = sorted(range(len(batches)), key=lambda i: batches[i][0].agent_id)
+        # Rows and matches are worked out before the write transaction: the writer lock
+        # (one per SQLite file, across processes) is held for the inserts alone.
+        prepared = [self._prepare(agent, events, now_ns) for agent, _, events in batches]
 
         def work(c: Connection) -> list[CommitResult | StoreError]:
             results: list[CommitResult | StoreError] = [StoreError("not committed")] * len(order)
             for i in order:
-                agent, sequence, events = batches[i]
+                agent, sequence, _ = batches[i]
                 try:
                     with c.savepoint("batch"):
-                        results[i] = self._commit_one(c, agent, sequence, events, now_ns)
+                        results[i] = self._commit_one(c, agent, sequence, prepared[i], now_ns)
                 except Contention:
                     raise
                 except StoreError as exc:
@@ -725,7 +744,7 @@ class Store:
         c: Connection,
         agent: AgentInfo,
         sequence: int,
-        events: Sequence[pb.Event],
+        prepared: _Prepared,
         now_ns: int,
     ) -> CommitResult:
         # FOR UPDATE: a collector committing this agent's next batch waits here, then sees
@@ -738,7 +757,7 @@ class Store:
             raise StoreError(f"unknown agent {agent.agent_id}")
         if sequence <= row["last_sequence"]:
             return CommitResult(True, 0, (), ())
-        written, linked = self._insert_events(c, agent, events, now_ns)
+        written, linked = self._insert_events(c, agent, prepared, now_ns)
         opened, updated = self._apply_alerts(c, agent, linked, now_ns)
         if now_ns - self._windows_purged_ns > WINDOW_PURGE_EVERY_NS:
             c.execute(
@@ -769,27 +788,29 @@ class Store:
         received_ns, severity, retro, subject, summary, payload)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"""
 
-    def _insert_events(
-        self, c: Connection, agent: AgentInfo, events: Sequence[pb.Event], now_ns: int
-    ) -> tuple[int, list[_Linked]]:
-        """Insert events not seen before (by id). Returns how many were written, and the
-        (rowid, event, candidates, correlation observation) of those written that feed
-        alerts or correlation rules.
-
-        Most events feed neither: they go in one bulk insert (the hot path); the few that
-        do are inserted one by one for their rowid, which the alert's evidence links to."""
-        plain = []
-        alerting: list[tuple[pb.Event, list[AlertCandidate], Observation | None]] = []
+    def _prepare(self, agent: AgentInfo, events: Sequence[pb.Event], now_ns: int) -> _Prepared:
+        """Split a batch into the rows that feed nothing (most: one bulk insert) and the
+        events that feed alerts or correlation rules, with what they feed."""
+        prepared = _Prepared([], [])
         for event in events:
             cands = candidates_for(agent.tenant, agent.agent_id, agent.hostname, event)
             seen = self.correlator.match(agent.tenant, agent.agent_id, agent.hostname, event)
             if cands or seen:
-                alerting.append((event, cands, seen))
+                prepared.alerting.append((event, cands, seen))
             else:
-                plain.append(self._event_row(agent, event, now_ns))
-        written = c.insert_new("events", self._EVENT_COLUMNS, "uid", plain)
+                prepared.plain.append(self._event_row(agent, event, now_ns))
+        return prepared
+
+    def _insert_events(
+        self, c: Connection, agent: AgentInfo, prepared: _Prepared, now_ns: int
+    ) -> tuple[int, list[_Linked]]:
+        """Insert events not seen before (by id). Returns how many were written, and the
+        (rowid, event, candidates, correlation observation) of those written that feed
+        alerts or correlation rules; those are inserted one by one for their rowid, which
+        the alert's evidence links to."""
+        written = c.insert_new("events", self._EVENT_COLUMNS, "uid", prepared.plain)
         linked = []
-        for event, cands, seen in alerting:
+        for event, cands, seen in prepared.alerting:
             row = c.execute(
                 self._INSERT_EVENT + " RETURNING rowid", self._event_row(agent, event, now_ns)
             ).fetchone()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from e2e.processes import Collector, wait_for
@@ -55,6 +56,26 @@ def test_collector_killed_mid_burst(tmp_path: Path) -> None:
         collector = Collector(tmp_path / "collector", port)
         assert driver.wait(timeout=240) == 0, driver_output(tmp_path)
         assert_exactly_once(collector, BURST)
+    finally:
+        driver.kill()
+        collector.stop()
+
+
+def test_ingest_worker_killed_mid_burst(tmp_path: Path) -> None:
+    """A worker dies holding batches: their stream fails, the agent sends them again, and
+    the collector has started another worker meanwhile."""
+    collector = Collector(tmp_path / "collector", extra=["--ingest-workers", "2"])
+    driver = start_driver(tmp_path, collector.address, "--generate", str(BURST))
+    try:
+        front = psutil.Process(collector.popen.pid)
+        wait_for(lambda: stored(collector) >= BURST // 5, timeout=120, what="part of the burst")
+        workers = [p for p in front.children() if "resource_tracker" not in " ".join(p.cmdline())]
+        assert len(workers) == 2
+        workers[0].kill()
+        assert driver.wait(timeout=240) == 0, driver_output(tmp_path)
+        assert_exactly_once(collector, BURST)
+        assert "ingest worker exwatch-ingest" in collector.output()
+        assert len(front.children()) == 3  # two workers (one new) and the resource tracker
     finally:
         driver.kill()
         collector.stop()
