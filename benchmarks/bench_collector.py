@@ -123,7 +123,20 @@ class BenchCollectors:
             self.endpoints.append(
                 Endpoint(f"127.0.0.1:{found.group(1)}", f"127.0.0.1:{found.group(2)}", proc.pid)
             )
+        self._settle()
         return self
+
+    def _settle(self, timeout: float = 15.0) -> None:
+        """Wait until the collectors' ingest workers, which start after the collector says
+        it listens, have finished importing: their start-up is not ingest's CPU."""
+        deadline = time.monotonic() + timeout
+        before = -1.0
+        while time.monotonic() < deadline:
+            used = sum(cpu_seconds(family) for family in self.processes())
+            if used - before < 0.02:
+                return
+            before = used
+            time.sleep(0.25)
 
     def processes(self) -> list[list[psutil.Process]]:
         """Each collector's processes: the one serving gRPC first, then its children (the

@@ -166,7 +166,8 @@ def main() -> None:
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
     print(
         f"method: {args.agents} agent processes x {args.batches} batches x {args.events} events, "
-        f"window {args.window}, mTLS, one collector process on SQLite (WAL), {os.cpu_count()} cores"
+        f"window {args.window}, mTLS, one collector on SQLite (WAL; {len(family) - 1} child "
+        f"processes: ingest workers, resource tracker), {os.cpu_count()} cores"
     )
     print(f"committed: {total} events in {elapsed:.2f} s = {total / elapsed:,.0f} events/s")
     print(f"batch ack latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")

@@ -70,6 +70,27 @@ def test_skips_committed_and_repeated_keys(target: Path | str) -> None:
         db.close()
 
 
+def test_many_rows_in_one_call_with_taken_keys_among_them(target: Path | str) -> None:
+    """More rows than one statement takes (SQLite inserts them a hundred at a time)."""
+    db = open_database(target)
+    conn = db.connect()
+    try:
+        conn.begin()
+        assert (
+            conn.insert_new("events", COLUMNS, "uid", [row(f"k{i:03d}") for i in range(0, 250, 7)])
+            == 36
+        )
+        conn.commit()
+        conn.begin()
+        written = conn.insert_new("events", COLUMNS, "uid", [row(f"k{i:03d}") for i in range(250)])
+        conn.commit()
+        assert written == 250 - 36
+        assert uids(conn) == [f"k{i:03d}" for i in range(250)]
+    finally:
+        conn.close()
+        db.close()
+
+
 @pytest.mark.parametrize("store_target", ["postgresql"], indirect=True)
 def test_key_committed_by_another_writer_meanwhile(target: str) -> None:
     """Writer B looks up its keys while writer A holds "x" uncommitted: B's COPY waits on

@@ -216,6 +216,16 @@ class Database(ABC):
 # ---------------------------------------------------------------------------- SQLite
 
 
+_ROWS_PER_INSERT = 100  # x 11 columns of events: well under SQLite's 32,766 parameters
+
+
+@lru_cache(maxsize=256)
+def _multi_row_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
+    one = "(" + ", ".join("?" * len(columns)) + ")"
+    values = ", ".join([one] * rows)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} ON CONFLICT DO NOTHING"
+
+
 class WriterLock:
     """The write lock of one SQLite file, for every process that writes it. Writers queue
     here (``flock``) and the kernel wakes the next the moment the lock is free; SQLite's own
@@ -296,12 +306,15 @@ class SQLiteConnection(Connection):
     def insert_new(
         self, table: str, columns: Sequence[str], key: str, rows: Sequence[Sequence[Any]]
     ) -> int:
-        """One prepared INSERT per row; ``ON CONFLICT DO NOTHING`` skips a taken ``key``."""
-        marks = ", ".join("?" * len(columns))
-        return self.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-            rows,
-        )
+        """Multi-row INSERTs of up to ``_ROWS_PER_INSERT`` rows (SQLite spends about a third
+        less per row than on one statement run per row); ``ON CONFLICT DO NOTHING`` skips a
+        taken ``key``."""
+        written = 0
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            part = rows[start : start + _ROWS_PER_INSERT]
+            sql = _multi_row_insert(table, tuple(columns), len(part))
+            written += self.execute(sql, [value for row in part for value in row]).rowcount
+        return written
 
     @property
     def in_transaction(self) -> bool:
