@@ -417,6 +417,9 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 2, help="simulators")
     parser.add_argument("--collectors", type=int, default=1, help="collector processes")
     parser.add_argument("--dsn", default="", help="PostgreSQL DSN (default: SQLite)")
+    parser.add_argument(
+        "--ingest-workers", type=int, help="per collector (default: the collector's own)"
+    )
     parser.add_argument("--heartbeat-seconds", type=float, default=30.0)
     parser.add_argument("--log-flush-seconds", type=float, default=60.0)
     parser.add_argument("--log-lines-per-minute", type=float, default=30.0)
@@ -442,7 +445,13 @@ def main() -> None:
         sys.exit(f"fleet: RLIMIT_NOFILE is {limit}; {args.agents} agents need more")
     tmp = Path(tempfile.mkdtemp(prefix="exwatch-fleet-"))
     started = time.perf_counter()
-    with BenchCollectors(tmp, count=args.collectors, uses=args.agents, dsn=args.dsn) as collectors:
+    with BenchCollectors(
+        tmp,
+        count=args.collectors,
+        uses=args.agents,
+        dsn=args.dsn,
+        ingest_workers=args.ingest_workers,
+    ) as collectors:
         procs_wanted = max(1, min(args.procs, args.agents))
         ctx = mp.get_context("spawn")  # never fork after gRPC is loaded
         reports: mp.Queue = ctx.Queue()  # type: ignore[type-arg]

@@ -345,7 +345,11 @@ class SQLiteDatabase(Database):
         raw.execute("PRAGMA foreign_keys=ON")
         if readonly:
             raw.execute("PRAGMA query_only=ON")
-        return SQLiteConnection(raw, WriterLock(self.path.with_name(self.path.name + "-writer")))
+        return SQLiteConnection(raw, self.writer_lock())
+
+    def writer_lock(self) -> WriterLock:
+        """A handle of its own on the file's writer lock (held per handle, not per process)."""
+        return WriterLock(self.path.with_name(self.path.name + "-writer"))
 
     def migrate(self) -> None:
         import sqlite_utils

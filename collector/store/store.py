@@ -189,24 +189,34 @@ class Store:
         if checkpoints == "background" and isinstance(self.database, SQLiteDatabase):
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop,
-                args=(self.database.path,),
+                args=(self.database,),
                 name="exwatch-store-checkpoint",
                 daemon=True,
             )
             self._checkpointer.start()
 
-    def _checkpoint_loop(self, path: Path) -> None:
-        conn = sqlite3.connect(path, timeout=30)
-        wal = path.with_name(path.name + "-wal")
+    def _checkpoint_loop(self, database: SQLiteDatabase) -> None:
+        conn = sqlite3.connect(database.path, timeout=30)
+        wal = database.path.with_name(database.path.name + "-wal")
+        # Writers hand the writer lock straight to each other, so the WAL never finds a
+        # moment without one to start again from its beginning: past WAL_TRUNCATE_BYTES the
+        # checkpoint queues for the lock like a writer, copies what is left and empties it.
+        lock = database.writer_lock()
         try:
             while not self._closing.wait(CHECKPOINT_SECONDS):
-                # PASSIVE never blocks the writer; TRUNCATE (brief) keeps a busy WAL bounded.
-                big = wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES
-                conn.execute(f"PRAGMA wal_checkpoint({'TRUNCATE' if big else 'PASSIVE'})")
+                if not (wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never blocks a writer
+                    continue
+                lock.acquire()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                finally:
+                    lock.release()
         except sqlite3.Error as exc:
             log.error("WAL checkpoints stopped: %s", exc)
         finally:
             conn.close()
+            lock.close()
 
     def _retrying(self, work: Callable[[Connection], Any]) -> Any:
         """Run ``work`` in one write transaction (under the store's lock), again when
