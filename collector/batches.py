@@ -92,14 +92,20 @@ def open_batch(data: bytes, max_events: int) -> pb.EventBatch:
 def commit_raw_batches(
     store: Store, group: Sequence[tuple[AgentInfo, bytes]], *, now_ns: int, max_events: int
 ) -> list[BatchOutcome]:
-    """Parse, check and commit a group of batches (any agents) in one transaction."""
+    """Parse, check and commit a group of batches (any agents, an agent's in the order it
+    sent them) in one transaction."""
     outcomes: list[BatchOutcome | None] = [None] * len(group)
     valid: list[tuple[int, AgentInfo, pb.EventBatch]] = []
+    refused: set[str] = set()  # agents: their later batches must wait for the refused one
     for i, (agent, data) in enumerate(group):
+        if agent.agent_id in refused:
+            outcomes[i] = BatchOutcome(0, error="an earlier batch of this agent was refused")
+            continue
         try:
             valid.append((i, agent, open_batch(data, max_events)))
         except ValueError as exc:
             outcomes[i] = BatchOutcome(0, refused=str(exc))
+            refused.add(agent.agent_id)
     if valid:
         try:
             results = store.commit_batches(

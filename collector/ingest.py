@@ -9,6 +9,7 @@ import gc
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ Incoming = pb.AgentMessage | RawBatch  # what Connect reads: a batch stays raw b
 
 
 GROUP_MAX_BYTES = 8 * 2**20  # of raw batches committed in one transaction
+# Batches a stream may have in the store's hands at once: reading the next while one
+# commits keeps the lanes fed (with one, each stream waited for its ack before its next
+# batch was even read) and bounds what one stream holds in memory.
+READ_AHEAD = 4
 # Objects allocated between young-generation collections (CPython's default is 700). Each
 # open stream keeps a few tasks and futures alive for as long as it waits, so with
 # thousands of streams the default has the cyclic collector promote and rescan them
@@ -55,6 +60,7 @@ def bundle_version(rules_version: str) -> str:
 @dataclass(slots=True)
 class _Waiting:
     agent: AgentInfo
+    stream: _Stream
     data: bytes  # the raw EventBatch
     future: asyncio.Future[BatchOutcome]
 
@@ -77,6 +83,9 @@ class _Stream:
 
     lane: _Lane
     revoked: asyncio.Event = field(default_factory=asyncio.Event)
+    # A batch of this stream failed: the ones it sent after it must not commit (the agent
+    # would then resend it only to hear it is a duplicate, and its events would be lost).
+    broken: bool = False
     outgoing: asyncio.Queue[pb.CollectorMessage] = field(default_factory=asyncio.Queue)
     tenant: str = ""
     bundle_version: str = ""  # the rule bundle the agent runs (from its hello, then ours)
@@ -151,11 +160,13 @@ class IngestService(pb_grpc.CollectorServicer):
             await asyncio.to_thread(worker.close)
         self._writer.shutdown(wait=True)
 
-    async def _commit(self, lane: _Lane, agent: AgentInfo, data: bytes) -> BatchOutcome:
+    def _submit(
+        self, stream: _Stream, agent: AgentInfo, data: bytes
+    ) -> asyncio.Future[BatchOutcome]:
         future: asyncio.Future[BatchOutcome] = asyncio.get_running_loop().create_future()
-        lane.waiting.append(_Waiting(agent, data, future))
-        lane.wake.set()
-        return await future
+        stream.lane.waiting.append(_Waiting(agent, stream, data, future))
+        stream.lane.wake.set()
+        return future
 
     async def _commit_loop(self, lane: _Lane) -> None:
         """Group commit: whatever batches wait for the lane when it is free go into one
@@ -172,6 +183,9 @@ class IngestService(pb_grpc.CollectorServicer):
             group, lane.waiting = lane.waiting[:taken], lane.waiting[taken:]
             if lane.waiting:
                 lane.wake.set()  # the rest make the next group
+            group = [w for w in group if self._still_wanted(w)]
+            if not group:
+                continue
             batches = [(w.agent, w.data) for w in group]
             try:
                 outcomes = await loop.run_in_executor(
@@ -181,8 +195,20 @@ class IngestService(pb_grpc.CollectorServicer):
                 log.exception("group commit of %d batches failed", len(group))
                 outcomes = [BatchOutcome(0, error=f"commit failed: {exc}")] * len(group)
             for waiting, outcome in zip(group, outcomes, strict=True):
+                if outcome.result is None:
+                    waiting.stream.broken = True
                 if not waiting.future.done():  # else its stream went; the agent resends
                     waiting.future.set_result(outcome)
+
+    @staticmethod
+    def _still_wanted(waiting: _Waiting) -> bool:
+        """False for a batch whose stream went away or had an earlier batch fail: it is
+        not committed (the agent sends it again, in order)."""
+        if waiting.stream.broken and not waiting.future.done():
+            waiting.future.set_result(
+                BatchOutcome(0, error="an earlier batch of this stream failed")
+            )
+        return not waiting.future.done()
 
     def _commit_here(self, group: Group, now_ns: int) -> list[BatchOutcome]:
         return commit_raw_batches(
@@ -320,13 +346,16 @@ class IngestService(pb_grpc.CollectorServicer):
         read: asyncio.Future[Incoming | None] | None = None
         command: asyncio.Future[pb.CollectorMessage] | None = None
         cut = asyncio.ensure_future(stream.revoked.wait())
+        # Batches read and handed to the lane, oldest first: acks go out in this order.
+        committing: deque[asyncio.Future[BatchOutcome]] = deque()
         try:
             while True:
-                if read is None:
+                if read is None and len(committing) < READ_AHEAD:
                     read = asyncio.ensure_future(anext(messages, None))
                 if command is None:
                     command = asyncio.ensure_future(stream.outgoing.get())
-                waiting: set[asyncio.Future[Any]] = {read, command, cut}
+                waiting: set[asyncio.Future[Any]] = {command, cut}
+                waiting.update(f for f in (read, committing[0] if committing else None) if f)
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if cut.done():
                     raise _Refused(
@@ -335,16 +364,24 @@ class IngestService(pb_grpc.CollectorServicer):
                 if command.done():
                     outgoing, command = command.result(), None
                     yield outgoing
-                if read.done():
+                while committing and committing[0].done():
+                    yield self._acknowledge(committing.popleft().result())
+                if read is not None and read.done():
                     message, read = read.result(), None
-                    if message is None:
+                    if message is None:  # the agent is done sending; its acks still go
+                        while committing:
+                            yield self._acknowledge(await committing.popleft())
                         return
-                    reply = await self._handle(agent, stream.lane, message)
+                    if isinstance(message, RawBatch):
+                        committing.append(self._submit(stream, agent, message.data))
+                        continue
+                    reply = await self._handle(agent, message)
                     if reply is not None:
                         yield reply
         finally:
-            # A cancelled Queue.get loses nothing.
-            for pending in (read, command, cut):
+            # A cancelled Queue.get loses nothing; a batch whose future is cancelled is not
+            # committed unless it already was (then the agent's resend is a duplicate).
+            for pending in (read, command, cut, *committing):
                 if pending is not None and not pending.done():
                     pending.cancel()
 
@@ -372,22 +409,23 @@ class IngestService(pb_grpc.CollectorServicer):
                     sent += 1
         return sent
 
+    def _acknowledge(self, outcome: BatchOutcome) -> pb.CollectorMessage:
+        """The ack of a committed batch; a refused or failed one ends the stream."""
+        if outcome.refused:
+            raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, outcome.refused)
+        result = outcome.result
+        if result is None:
+            raise StoreError(outcome.error)
+        if not result.duplicate:
+            self.batches_committed += 1
+            self.events_committed += result.events_written
+        if result.alerts_opened or result.alerts_updated:
+            self.on_alerts()  # pages leave now, not at the outbox's next poll
+        return pb.CollectorMessage(ack=pb.Ack(sequence=outcome.sequence))
+
     async def _handle(
-        self, agent: AgentInfo, lane: _Lane, message: Incoming
+        self, agent: AgentInfo, message: pb.AgentMessage
     ) -> pb.CollectorMessage | None:
-        if isinstance(message, RawBatch):
-            outcome = await self._commit(lane, agent, message.data)
-            if outcome.refused:
-                raise _Refused(grpc.StatusCode.INVALID_ARGUMENT, outcome.refused)
-            result = outcome.result
-            if result is None:
-                raise StoreError(outcome.error)
-            if not result.duplicate:
-                self.batches_committed += 1
-                self.events_committed += result.events_written
-            if result.alerts_opened or result.alerts_updated:
-                self.on_alerts()  # pages leave now, not at the outbox's next poll
-            return pb.CollectorMessage(ack=pb.Ack(sequence=outcome.sequence))
         kind = message.WhichOneof("body")
         if kind == "heartbeat":
             self._beats[agent.agent_id] = (agent, message.heartbeat, time.time_ns())

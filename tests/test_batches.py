@@ -105,14 +105,16 @@ def test_a_bad_batch_is_refused_with_the_reason(data: bytes, fragment: str) -> N
 
 def test_a_group_commits_the_good_batches_and_refuses_the_bad_one(tmp_path: Path) -> None:
     store = Store(tmp_path / "exwatch.db")
+    other = AgentInfo("agent-2", "acme", "EXCH02")
     try:
-        store.register_agent(AGENT, agent_version="1", rules_version="", os="", now_ns=1)
+        for agent in (AGENT, other):
+            store.register_agent(agent, agent_version="1", rules_version="", os="", now_ns=1)
         good, again = batch(1), batch(2)
         outcomes = commit_raw_batches(
             store,
             [
                 (AGENT, good.SerializeToString()),
-                (AGENT, pb.EventBatch(sequence=0).SerializeToString()),
+                (other, pb.EventBatch(sequence=0).SerializeToString()),
                 (AGENT, again.SerializeToString()),
             ],
             now_ns=time.time_ns(),
@@ -138,5 +140,36 @@ def test_a_batch_of_an_unknown_agent_is_a_store_error_not_a_refusal(tmp_path: Pa
         )
         assert outcomes[0].result is None and "unknown agent" in outcomes[0].error
         assert not outcomes[0].refused
+    finally:
+        store.close()
+
+
+def test_after_a_refused_batch_the_agents_later_batches_wait(tmp_path: Path) -> None:
+    """In one group: batch 2 refused, so batch 3 must not commit (it would move the agent's
+    sequence past 2, and 2 would later be skipped as a duplicate)."""
+    store = Store(tmp_path / "exwatch.db")
+    other = AgentInfo("agent-2", "acme", "EXCH02")
+    try:
+        for agent in (AGENT, other):
+            store.register_agent(agent, agent_version="1", rules_version="", os="", now_ns=1)
+        first, third, others = batch(1), batch(3), batch(1)
+        bad = pb.EventBatch(sequence=2, events=[pb.Event(id="not an id")])
+        outcomes = commit_raw_batches(
+            store,
+            [
+                (AGENT, first.SerializeToString()),
+                (AGENT, bad.SerializeToString()),
+                (other, others.SerializeToString()),
+                (AGENT, third.SerializeToString()),
+            ],
+            now_ns=time.time_ns(),
+            max_events=100,
+        )
+        assert outcomes[0].result is not None and "event id" in outcomes[1].refused
+        assert outcomes[2].result is not None  # another agent is not held back
+        assert outcomes[3].result is None and "earlier batch" in outcomes[3].error
+        expected = [e.id for e in [*first.events, *others.events]]
+        assert sorted(store.event_uids()) == sorted(expected)
+        assert store.agent(AGENT.agent_id)["last_sequence"] == 1  # type: ignore[index]
     finally:
         store.close()

@@ -230,3 +230,30 @@ def test_plain_grpc_to_a_remote_collector_is_refused(tmp_path: Path) -> None:
             )
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("ingest_workers", [0, 2])
+def test_batches_read_ahead_are_acked_in_order_and_stop_at_a_bad_one(
+    tmp_path: Path, ingest_workers: int
+) -> None:
+    """The collector reads a stream's next batches while one commits; when one is refused,
+    none sent after it is committed, so the agent can resend from there."""
+    good = [pb.EventBatch(sequence=s, events=file_events(50, f"s{s}-")) for s in (1, 2, 3)]
+    bad = pb.EventBatch(sequence=4, events=[pb.Event(id="bad id")])
+    after = [pb.EventBatch(sequence=s, events=file_events(50, f"s{s}-")) for s in (5, 6)]
+    msgs = [pb.AgentMessage(hello=pb.Hello(agent_id="a1", hostname="h"))]
+    msgs += [pb.AgentMessage(batch=b) for b in [*good, bad, *after]]
+    replies: list[pb.CollectorMessage] = []
+    with (
+        running_collector(tmp_path / "c", ingest_workers=ingest_workers) as collector,
+        grpc.insecure_channel(collector.address) as channel,
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            replies.extend(pb_grpc.CollectorStub(channel).Connect(iter(msgs)))
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "batch 4" in info.value.details()
+    acks = [r.ack.sequence for r in replies if r.WhichOneof("body") == "ack"]
+    assert acks == [1, 2, 3][: len(acks)]  # in order; the stream may end before all are read
+    stored = set(stored_ids(tmp_path / "c"))
+    assert stored.isdisjoint(e.id for b in after for e in b.events)
+    assert {e.id for b in good[: len(acks)] for e in b.events} <= stored

@@ -723,9 +723,10 @@ class Store:
     def commit_batches(
         self, batches: Sequence[tuple[AgentInfo, int, Sequence[pb.Event]]], *, now_ns: int
     ) -> list[CommitResult | StoreError]:
-        """Commit several batches (of any agents) in one transaction: a group commit pays
-        for one COMMIT however many streams are waiting. A batch that fails is rolled back
-        alone and its error returned in its place."""
+        """Commit several batches (of any agents; an agent's in the order it sent them) in
+        one transaction: a group commit pays for one COMMIT however many streams are
+        waiting. A batch that fails is rolled back alone and its error returned in its
+        place, and so are the agent's batches after it."""
         # Agents in a stable order: two collectors committing batches of the same agents
         # lock their rows in one order, which leaves PostgreSQL no deadlock to break.
         order = sorted(range(len(batches)), key=lambda i: batches[i][0].agent_id)
@@ -735,8 +736,12 @@ class Store:
 
         def work(c: Connection) -> list[CommitResult | StoreError]:
             results: list[CommitResult | StoreError] = [StoreError("not committed")] * len(order)
+            failed: set[str] = set()
             for i in order:
                 agent, sequence, _ = batches[i]
+                if agent.agent_id in failed:  # a later batch would move the sequence past it
+                    results[i] = StoreError("an earlier batch of this agent failed")
+                    continue
                 try:
                     with c.savepoint("batch"):
                         results[i] = self._commit_one(c, agent, sequence, prepared[i], now_ns)
@@ -744,6 +749,7 @@ class Store:
                     raise
                 except StoreError as exc:
                     results[i] = exc
+                    failed.add(agent.agent_id)
             return results
 
         done: list[CommitResult | StoreError] = self._retrying(work)
