@@ -118,15 +118,19 @@ class IngestWorker:
                 self.close()
         return [BatchOutcome(0, error="the ingest worker stopped; send again")] * len(group)
 
-    def close(self) -> None:
-        """Close the pipe (the worker exits when it reads its end) and wait for it."""
+    def close(self) -> int | None:
+        """Close the pipe (the worker exits when it reads its end) and wait for it; one
+        that does not exit within 10 s is killed. Returns its exit code (None: none ran)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if self._process is not None:
-            self._process.join(timeout=10)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
-            self._process.close()
-            self._process = None
+        if self._process is None:
+            return None
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        code = self._process.exitcode
+        self._process.close()
+        self._process = None
+        return code
