@@ -4,6 +4,7 @@ command reaches the agent, the page leaves the web root, and everything is recor
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -54,12 +55,22 @@ def test_quarantine_then_restore(tmp_path: Path) -> None:
         assert outside.read_text() == "keep"
         collector.cli("restore", "--agent", host["id"], vault_id)
         wait_for(shell.exists, what="the restore")
-        # every action is also an audited event in the store
+        # every action is also an audited event in the store; the agent sends the
+        # restore's event after the file is back, so it may commit a moment later
         import sqlite3
 
-        with sqlite3.connect(collector.data_dir / "exwatch.db") as conn:
-            actions = conn.execute("SELECT summary FROM events WHERE kind = 'action'").fetchall()
-        assert len(actions) == 3
+        def actions() -> list[tuple[str]]:
+            with closing(sqlite3.connect(collector.data_dir / "exwatch.db")) as conn:
+                return conn.execute(
+                    "SELECT summary FROM events WHERE kind = 'action' ORDER BY rowid"
+                ).fetchall()
+
+        wait_for(lambda: len(actions()) >= 3, what="the restore's action event")
+        assert [summary.split()[0] for (summary,) in actions()] == [
+            "quarantine",
+            "quarantine",
+            "restore",
+        ]
     finally:
         agent.stop()
         collector.stop()
