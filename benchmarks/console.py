@@ -29,7 +29,9 @@ from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from collector.console import ConsoleSettings, auth, create_app, data
+from collector.console import data, passwords
+from collector.console.app import create_app
+from collector.console.settings import ConsoleSettings
 from collector.store import Store
 from protos import exwatch_pb2 as pb
 
@@ -159,7 +161,7 @@ def build(path: Path, hosts: int, events: int, alerts: int, tenants: int) -> Non
     )
     conn.executemany("INSERT OR IGNORE INTO alert_events VALUES (?, ?)", links)
     principal = data.cli_principal("bench")
-    h = auth.hash_password("benchmark password")
+    h = passwords.hash_password("benchmark password")
     data.create_user(
         conn, principal, username="msp", password_hash=h, role="msp_analyst", tenants=[]
     )

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from collector.config import load_config
-from collector.console import bootstrap_admin
 from collector.console.cli import alert_assign, alert_comment
 from collector.console.cli import register as register_console_commands
 from collector.console.containment import (
@@ -113,6 +112,9 @@ def serve(
     verbose: bool,
 ) -> None:
     """Run the collector in the foreground until interrupted."""
+    # Here, not at the top: the web stack and gRPC server would slow every other command,
+    # and the ingest workers import this module too.
+    from collector.console.app import bootstrap_admin
     from collector.server import serve as run_server
 
     logging.basicConfig(

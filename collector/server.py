@@ -11,13 +11,9 @@ import time
 import grpc
 
 from collector.config import CollectorConfig, is_loopback, parse_listen
-from collector.console import (
-    ConsoleServer,
-    ConsoleSettings,
-    create_app,
-    start_console,
-    stop_console,
-)
+from collector.console.app import create_app
+from collector.console.server import ConsoleServer, start_console, stop_console
+from collector.console.settings import ConsoleSettings
 from collector.containment import COMMAND_KINDS as CONTAINMENT_KINDS
 from collector.containment import build_command, collector_addresses
 from collector.errors import ConfigError, StoreError

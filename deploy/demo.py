@@ -83,7 +83,7 @@ def main() -> int:
         'hostname = "EXCH-DEMO01"\n',
         encoding="utf-8",
     )
-    from collector.console import bootstrap_admin  # the demo sets up what a user would
+    from collector.console.app import bootstrap_admin  # the demo sets up what a user would
 
     first = bootstrap_admin(var / "exwatch.db")
     if first:

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from test_console_support import A1, Console, build_template, login, open_console, webshell
 
 from collector.cli import main as collector_cli
-from collector.console import start_console, stop_console
+from collector.console.server import start_console, stop_console
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from test_console_support import (
     open_console,
 )
 
-from collector.console import auth, bootstrap_admin
+from collector.console import passwords
+from collector.console.app import bootstrap_admin
 from collector.store import Store
 
 
@@ -342,9 +343,9 @@ def test_password_hashes_are_argon2(console: Console) -> None:
     hashes = [r[0] for r in conn.execute("SELECT password_hash FROM users")]
     conn.close()
     assert all(h.startswith("$argon2id$") for h in hashes)
-    assert auth.verify_password(hashes[0], PASSWORD)
-    assert not auth.verify_password(hashes[0], PASSWORD + "x")
-    assert not auth.verify_password(None, PASSWORD)
+    assert passwords.verify_password(hashes[0], PASSWORD)
+    assert not passwords.verify_password(hashes[0], PASSWORD + "x")
+    assert not passwords.verify_password(None, PASSWORD)
 
 
 def test_bootstrap_admin_once(tmp_path: Path) -> None:
@@ -356,4 +357,4 @@ def test_bootstrap_admin_once(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     row = conn.execute("SELECT role, password_hash FROM users").fetchone()
     conn.close()
-    assert row[0] == "admin" and auth.verify_password(row[1], first[1])
+    assert row[0] == "admin" and passwords.verify_password(row[1], first[1])

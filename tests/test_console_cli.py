@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from test_console_support import populate
 
 from collector.console import cli as console_cli
-from collector.console import create_app
+from collector.console.app import create_app
 from collector.console.settings import ConsoleSettings
 from collector.store import Store
 

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, settings
 from starlette.testclient import TestClient
 from test_console_support import Console, build_template, open_console
 
-from collector.console import ConsoleSettings, create_app
+from collector.console.app import create_app
+from collector.console.settings import ConsoleSettings
 
 # The schema is read at import (schemathesis parametrizes at collection); describing the
 # API needs no database, so a placeholder store is enough here.

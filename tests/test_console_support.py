@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collector.console import auth, data
+from collector.console import data, passwords
 from collector.console.app import create_app
 from collector.console.settings import ConsoleSettings
 from collector.store import AgentInfo, Store
@@ -184,7 +184,7 @@ def populate(store: Store, now: int) -> None:
 
 
 def add_users(db_path: Path | str) -> None:
-    password_hash = auth.hash_password(PASSWORD)
+    password_hash = passwords.hash_password(PASSWORD)
     conn = open_database(db_path, pooled=False).connect()
     try:
         for name, (role, tenants, all_tenants) in USERS.items():

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from collector.console import auth, data
+from collector.console import auth, data, passwords
 from collector.console.settings import ConsoleSettings
 from collector.errors import NotFound, StoreError
 from collector.store.backend import open_database
@@ -75,6 +75,7 @@ def create_app(settings: ConsoleSettings, store: Store) -> FastAPI:
     """The console app. ``store`` is the collector's own ``Store`` (its one writer,
     used for alert status changes, enrollment tokens and revocation)."""
     db = data.ConsoleDB(open_database(settings.db_path), store, workers=settings.read_workers)
+    passwords.dummy_hash()  # now, so that the first login with an unknown name is not the slower
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -206,12 +207,12 @@ def bootstrap_admin(db_path: Path | str) -> tuple[str, str] | None:
             with conn.transaction():
                 if data.count_users(conn):
                     return None
-                password = auth.generate_password()
+                password = passwords.generate_password()
                 data.create_user(
                     conn,
                     data.cli_principal("bootstrap"),
                     username="admin",
-                    password_hash=auth.hash_password(password),
+                    password_hash=passwords.hash_password(password),
                     role="admin",
                     tenants=[],
                 )

@@ -1,6 +1,6 @@
 """Who is asking, and may they: passwords, sessions, API tokens, CSRF, login throttling.
 
-- Passwords: argon2id (argon2-cffi defaults), verified off the event loop.
+- Passwords (``passwords``): verified off the event loop.
 - Sessions: a random id in an HttpOnly, SameSite=Strict cookie (Secure and ``__Host-``
   when the console is served over https); only its SHA-256 is stored. Every login makes a
   new id and ends the one the browser presented, so a planted cookie is worthless
@@ -21,8 +21,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request
 from starlette.responses import Response
 
@@ -32,12 +30,7 @@ from collector.console.data import Principal
 if TYPE_CHECKING:
     from collector.console.app import ConsoleState
 
-HASHER = PasswordHasher()
-# Verified when the username is unknown, so a wrong name costs as long as a wrong password
-# and the timing does not tell which names exist.
-_DUMMY_HASH = HASHER.hash(secrets.token_hex(16))
 LOGIN_CSRF_COOKIE = "exw_login_csrf"
-MIN_PASSWORD = 10
 
 
 class LoginRequired(Exception):
@@ -46,23 +39,6 @@ class LoginRequired(Exception):
 
 class CSRFError(Exception):
     """A state-changing request without the session's CSRF token."""
-
-
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise data.Invalid(f"a password is at least {MIN_PASSWORD} characters")
-    return HASHER.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def generate_password() -> str:
-    return secrets.token_urlsafe(15)
 
 
 def session_cookie_name(secure: bool) -> str:

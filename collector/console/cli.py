@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from collector.cli_store import store_connection
-from collector.console import auth, data
+from collector.console import data, passwords
 from collector.output import emit
 from collector.store.backend import Connection
 
@@ -45,7 +45,7 @@ def _password(from_stdin: bool) -> tuple[str, bool]:
     """(password, generated?)"""
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n"), False
-    return auth.generate_password(), True
+    return passwords.generate_password(), True
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,7 +89,7 @@ def user_add(
     """Create a user; prints a random password unless --password-stdin."""
     password, generated = _password(password_stdin)
     try:
-        password_hash = auth.hash_password(password)
+        password_hash = passwords.hash_password(password)
     except data.Invalid as exc:
         raise click.ClickException(str(exc)) from exc
     with store_connection(data_dir, config_path) as conn:
@@ -132,7 +132,7 @@ def user_passwd(
     """Set a new password (random unless --password-stdin); ends their sessions."""
     password, generated = _password(password_stdin)
     try:
-        password_hash = auth.hash_password(password)
+        password_hash = passwords.hash_password(password)
     except data.Invalid as exc:
         raise click.ClickException(str(exc)) from exc
     with store_connection(data_dir, config_path) as conn:

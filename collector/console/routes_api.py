@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from collector import containment, evidence_files, export
-from collector.console import auth, data
+from collector.console import auth, data, passwords
 from collector.console import containment as contain_data
 from collector.console.app import ConsoleState
 from collector.console.data import Principal
@@ -233,7 +233,7 @@ class UserOut(BaseModel):
 
 class UserIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=auth.MIN_PASSWORD, max_length=1024)
+    password: str = Field(min_length=passwords.MIN_PASSWORD, max_length=1024)
     role: Role
     tenants: list[TenantName] = Field(default_factory=list, max_length=1000)
     all_tenants: bool = False
@@ -244,7 +244,7 @@ class UserPatch(BaseModel):
     tenants: list[TenantName] | None = Field(None, max_length=1000)
     all_tenants: bool | None = None
     disabled: bool | None = None
-    password: str | None = Field(None, min_length=auth.MIN_PASSWORD, max_length=1024)
+    password: str | None = Field(None, min_length=passwords.MIN_PASSWORD, max_length=1024)
 
 
 class AuditOut(BaseModel):
@@ -672,7 +672,7 @@ async def users(request: Request, p: Reader) -> list[dict[str, Any]]:
 async def new_user(request: Request, p: Writer, body: UserIn) -> dict[str, Any]:
     data.require_admin(p)
     s = _state(request)
-    password_hash = await s.db.call(auth.hash_password, body.password)
+    password_hash = await s.db.call(passwords.hash_password, body.password)
     return await s.db.write(
         data.create_user,
         p,
@@ -701,9 +701,9 @@ async def patch_user(
 ) -> dict[str, Any]:
     data.require_admin(p)
     s = _state(request)
-    password_hash = (
-        await s.db.call(auth.hash_password, body.password) if body.password is not None else None
-    )
+    password_hash = None
+    if body.password is not None:
+        password_hash = await s.db.call(passwords.hash_password, body.password)
     return await s.db.write(
         data.update_user,
         p,

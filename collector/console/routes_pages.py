@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from collector import evidence_files
 from collector.alerting.candidates import MSP_SCOPE
-from collector.console import auth, data
+from collector.console import auth, data, passwords
 from collector.console import containment as contain_data
 from collector.console.app import ConsoleState
 from collector.console.data import Principal
@@ -130,7 +130,7 @@ async def login(
             request, next, "Too many failed attempts: wait a few minutes.", status_code=429
         )
     row = await s.db.read(data.user_auth_row, username)
-    ok = await s.db.call(auth.verify_password, row["password_hash"] if row else None, password)
+    ok = await s.db.call(passwords.verify_password, row["password_hash"] if row else None, password)
     if row is None or not ok or row["disabled"]:
         s.throttle.failed(*keys)
         await s.db.write(data.audit, username, "login.failed", ip=ip)
@@ -511,9 +511,9 @@ async def account_password(
 ) -> Response:
     s = _state(request)
     row = await s.db.read(data.user_auth_row, p.username)
-    if row is None or not await s.db.call(auth.verify_password, row["password_hash"], current):
+    if row is None or not await s.db.call(passwords.verify_password, row["password_hash"], current):
         raise data.Invalid("the current password is wrong")
-    password_hash = await s.db.call(auth.hash_password, new)
+    password_hash = await s.db.call(passwords.hash_password, new)
     await s.db.write(
         data.update_user, p, p.user_id, password_hash=password_hash, ip=auth.client_ip(request)
     )
@@ -552,8 +552,8 @@ async def user_create(
 ) -> Response:
     data.require_admin(p)
     s = _state(request)
-    password = auth.generate_password()
-    password_hash = await s.db.call(auth.hash_password, password)
+    password = passwords.generate_password()
+    password_hash = await s.db.call(passwords.hash_password, password)
     user = await s.db.write(
         data.create_user,
         p,
@@ -605,8 +605,8 @@ async def user_update(
             ip=ip,
         )
     elif action == "password":
-        password = auth.generate_password()
-        password_hash = await s.db.call(auth.hash_password, password)
+        password = passwords.generate_password()
+        password_hash = await s.db.call(passwords.hash_password, password)
         user = await s.db.write(data.update_user, p, user_id, password_hash=password_hash, ip=ip)
         rows = await s.db.read(data.list_users, p)
         tokens = await s.db.read(data.list_api_tokens, p)

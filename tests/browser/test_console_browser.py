@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: share
 
 from test_console_support import PASSWORD, Console, build_template, open_console, webshell
 
-from collector.console import ConsoleServer, start_console, stop_console
+from collector.console.server import ConsoleServer, start_console, stop_console
 from collector.store import AgentInfo
 
 CHROMIUM = Path("/usr/bin/chromium")
