@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -205,9 +206,6 @@ def test_collect_over_the_command_channel(tmp_path: Path) -> None:
                 "JOIN evidence_files f ON f.sha256 = c.sha256 WHERE c.command_id = ?",
                 (done["id"],),
             ).fetchone()
-            actions = conn.execute(
-                "SELECT summary FROM events WHERE kind = 'action' ORDER BY rowid"
-            ).fetchall()
         assert stored == (
             host["id"],
             str(shell),
@@ -215,9 +213,16 @@ def test_collect_over_the_command_channel(tmp_path: Path) -> None:
             len(SHELL),
             SHELL,
         )
-        assert sorted(a[0] for a in actions) == sorted(
-            [f"collect_file {shell}", f"collect_file {outside}"]
-        )
+
+        def actions() -> list[str]:
+            # The agent's audit events travel in its batches, apart from the command's
+            # result: they may commit a moment after the command shows as answered.
+            with closing(sqlite3.connect(collector.data_dir / "exwatch.db")) as conn:
+                rows = conn.execute("SELECT summary FROM events WHERE kind = 'action'")
+                return sorted(r[0] for r in rows)
+
+        expected = sorted([f"collect_file {shell}", f"collect_file {outside}"])
+        wait_for(lambda: actions() == expected, what="both audit events")
         # a quarantine sends the content along; the export holds both copies' origins
         collector.cli("quarantine", "--agent", host["id"], str(shell))
         wait_for(
