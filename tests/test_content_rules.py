@@ -183,6 +183,40 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
     "exw.ws.php_capabilities": (
         b'<?php $_POST["f"]($_POST["a"]); ?>',
         b'<?php echo php_uname(); if (isset($_FILES["f"])) move_uploaded_file($_FILES["f"]["tmp_name"], "up/a.png"); ?>'),
+    "exw.ws.service_method_process": (
+        "cmd_webservice.asmx",
+        b'<%@ WebService Language="C#" Class="Ops" %>\n[WebMethod] public string Recycle() {'
+        b' var p = Process.Start("iisreset.exe", "/noforce"); p.WaitForExit(); return "ok"; }'),
+    "exw.ws.wmi_process_create": (
+        "wmi_process_create.aspx",
+        b'<%@ Page Language="C#"%><% var s = new ManagementObjectSearcher("SELECT Name FROM Win32_Process");'
+        b' foreach (var o in s.Get()) Response.Write(o["Name"]); %>'),
+    "exw.ws.asp_computed_object": (
+        "asp_computed_progid.asp",
+        b'<% progId = "ADODB.Connection"\r\nSet c = Server.CreateObject(progId)\r\nc.Open Request("dsn") %>'),
+    "exw.ws.deserialize_request": (
+        "deserialize_losformatter.aspx",
+        b'<%@ Page Language="C#"%><% var o = new BinaryFormatter().Deserialize(File.OpenRead(Server.MapPath("~/App_Data/c.bin")));'
+        b' lbl.Text = Request.QueryString["id"]; %>'),
+    "exw.ws.encoded_sink_names": (
+        "hex_encoded_names.aspx",
+        b'<%@ Page Language="C#"%><% var d = "System.Diagnostics.Process"; var r = Rev("olleh"); %>'
+        b'<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAYAAAAf8/9hAAAAGXRFWHRTb2Z0d2FyZQ==">'),
+    "exw.ws.reflection_computed": (
+        "reflection_charcode_names.aspx",
+        # an action dispatcher: request-named types, but the names are plain text
+        (BENIGN / "plugin_dispatch_reflection.ashx").read_bytes()),
+    "exw.ws.write_bin": (
+        "bin_dll_dropper.aspx",
+        b'<%@ Page Language="C#"%><% var v = FileVersionInfo.GetVersionInfo(Server.MapPath("~/bin/Contoso.dll"));'
+        b' Response.Write(v.FileVersion + Request.QueryString["x"]); %>'),
+    "exw.ws.request_path_written": (
+        "asp_fso_mapped_writer.asp",
+        b'<% p = Server.MapPath(Request.QueryString("f"))\r\nSet f = fso.OpenTextFile(p, 1)\r\nResponse.Write f.ReadAll %>'),
+    "exw.ws.asp_body_saved": (
+        "asp_stream_upload.asp",
+        b'<% Set s = Server.CreateObject("ADODB.Stream")\r\ns.Open\r\ns.LoadFromFile Server.MapPath("r.pdf")\r\n'
+        b'Response.BinaryWrite s.Read %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         b'<% String n = request.getParameter("name"); out.println(n); %>'),

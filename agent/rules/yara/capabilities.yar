@@ -92,7 +92,7 @@ rule EXW_ASP_Capability_Bundle
         $a_folders = /\.\s*(SubFolders|GetFolder)\b/ nocase
         $a_copy = /\.\s*(CopyFile|MoveFile|CopyFolder|MoveFolder)\b/ nocase
         $asp = "<%"
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w])/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (

@@ -36,7 +36,7 @@ rule EXW_Eval_Request_Direct
     strings:
         // Not preceded by '.' (conn.Execute, Server.Execute, DataBinder.Eval); no ')' between the
         // sink and Request, so `Eval("Id") %> ... Request.QueryString` on one line does not match.
-        $direct = /(^|[^.\w])(eval|execute|executeglobal)(\s*\(|\s+)[^\n)]{0,160}Request\s*(\.\s*(Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/ nocase
+        $direct = /(^|[^.\w])(eval|execute|executeglobal)(\s*\(|\s+)[^\n)]{0,160}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/ nocase
         // Server-side code only: prose or client script quoting a shell is not one.
         $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server)/ nocase
     condition:
@@ -58,11 +58,14 @@ rule EXW_JScript_Page_Eval_Request
         $lang2 = /<script[^>]{0,120}language\s*=\s*["']?JScript[^>]{0,120}runat\s*=\s*["']?server/ nocase
         $lang3 = /<script[^>]{0,120}runat\s*=\s*["']?server[^>]{0,120}language\s*=\s*["']?JScript/ nocase
         $eval = /(^|[^.\w])eval\s*\(\s*[^"'\s)]/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/ nocase
+        // this["eval"], Function("...") : eval reached without writing eval( (the normalised
+        // view joins "ev" + "al").
+        $eval_idx = /(\[\s*["']eval["']\s*\]|(^|[^.\w])(new\s+)?Function\s*\(\s*[A-Za-z_])/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 2MB and any of ($lang*) and $eval and $req
+            filesize < 2MB and any of ($lang*) and ($eval or $eval_idx) and $req
         )
 }
 
@@ -94,7 +97,7 @@ rule EXW_VBS_Execute_Indirect_Small
     strings:
         // A statement-level Execute/ExecuteGlobal/Eval whose argument is not a string literal.
         $exec = /(^|[\r\n:>]|<%)\s*(execute|executeglobal)\s*(\(|\s)\s*[a-z_(]/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Cookies|BinaryRead)\b|\(\s*["'\w])/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies|BinaryRead)\b|\(\s*["'\w])/ nocase
         $asp = "<%"
         // Dynamic includes (ExecuteGlobal of a file read from disk) are a benign classic-ASP idiom.
         $incl = /(\.\s*ReadAll\b|OpenTextFile\s*\(\s*Server\.MapPath\s*\(\s*["'])/ nocase
@@ -114,7 +117,7 @@ rule EXW_VBS_Execute_Indirect
         tags = "attack.persistence, attack.t1505.003"
     strings:
         $exec = /(^|[\r\n:>]|<%)\s*(execute|executeglobal)\s*(\(|\s)\s*[a-z_(]/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Cookies|BinaryRead)\b|\(\s*["'\w])/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies|BinaryRead)\b|\(\s*["'\w])/ nocase
         $asp = "<%"
         $incl = /(\.\s*ReadAll\b|OpenTextFile\s*\(\s*Server\.MapPath\s*\(\s*["'])/ nocase
     condition:
@@ -135,7 +138,7 @@ rule EXW_CodeDom_Compile_Request
         $c1 = "CompileAssemblyFromSource"
         $c2 = /(CSharp|VB|JScript)CodeProvider/
         $c3 = /CSharpScript\s*\.\s*(EvaluateAsync|RunAsync|Create)/
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (

@@ -17,11 +17,19 @@ rule EXW_Exec_Process_From_Input
         $start_in = /Process\s*\.\s*Start\s*\([^;]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
         $psi_in = /ProcessStartInfo\s*\([^;]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
         $prop_in = /\.\s*(FileName|Arguments)\s*=\s*[^;\n]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
-        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+        // Object initializer: new Process { StartInfo = { FileName = ..., Arguments = ... } }.
+        $init_in = /new\s+(System\.Diagnostics\.)?Process(StartInfo)?\s*(\(\s*\))?\s*\{[^;]{0,300}\b(FileName|Arguments)\s*=\s*[^,;}\n]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
+        // VB.NET's Shell() (Microsoft.VisualBasic.Interaction) starts a process by itself.
+        $shell_in = /(Interaction\s*\.\s*|[^.\w])Shell\s*\([^;\n]{0,200}(Request\s*(\.|\[|\()|\.Text\b)/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*[\(\{]|Interaction\s*\.\s*Shell\s*\()/ nocase
+        $dotnet = /Language\s*=\s*["']?(C#|CSharp|VB|VBNET)["'\s%>]/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 4MB and $proc and any of ($start_in, $psi_in, $prop_in)
+            filesize < 4MB and (
+                ($proc and any of ($start_in, $psi_in, $prop_in, $init_in))
+                or ($shell_in and $dotnet)
+            )
         )
 }
 
@@ -33,10 +41,11 @@ rule EXW_Exec_Cmd_Shell
         severity = "high"
         tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
     strings:
-        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
-        $cmd = /["'](c:\\\\windows\\\\system32\\\\)?(cmd|cmd\.exe|powershell|powershell\.exe|pwsh|\/c|\/c\s[^"']{0,100}|\/bin\/(ba)?sh)["']/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*[\(\{]|Interaction\s*\.\s*Shell\s*\()/ nocase
+        // The interpreter alone, with its switches ("cmd.exe /c "), or the switches alone.
+        $cmd = /["']\s*(c:\\\\windows\\\\system32\\\\)?((cmd|powershell|pwsh)(\.exe)?(\s+[\/-][^"'\n]{0,100})?|\/c(\s[^"'\n]{0,100})?|\/bin\/(ba)?sh)["']/ nocase
         // Request data, or a web-service method parameter ([WebMethod] in an .asmx).
-        $input = /(Request\s*(\.\s*(Form|QueryString|Item|Params|Cookies|Headers)\b|\[|\(\s*["'])|\[\s*WebMethod\b)/ nocase
+        $input = /(Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers)\b|\[|\(\s*["'])|\[\s*WebMethod\b)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -52,7 +61,7 @@ rule EXW_Exec_Cmd_Output
         severity = "medium"
         tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.003"
     strings:
-        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*[\(\{]|Interaction\s*\.\s*Shell\s*\()/ nocase
         $cmd = /["'](c:\\\\windows\\\\system32\\\\)?(cmd|cmd\.exe|powershell|powershell\.exe|pwsh)["']/ nocase
         $out = /StandardOutput\s*\.\s*ReadToEnd|RedirectStandardOutput\s*=\s*true/ nocase
     condition:
@@ -70,8 +79,8 @@ rule EXW_Exec_Process_Request_Page
         severity = "medium"
         tags = "attack.persistence, attack.t1505.003, attack.execution"
     strings:
-        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\()/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers)\b|\[)/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|Interaction\s*\.\s*Shell\s*\()/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers)\b|\[)/ nocase
         $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
@@ -91,7 +100,7 @@ rule EXW_ASP_Shell_Object_Exec
         // ProgIDs and the CLSIDs of WScript.Shell / Shell.Application (used to dodge ProgID matching).
         $obj = /(WScript\.Shell|Shell\.Application|72C24DD5-D70A-438B-8A42-98424B88AFB8|13709620-C279-11CE-A49E-444553540000)/ nocase
         $run = /\.\s*(exec|run|ShellExecute)\b\s*[\( ]/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w]|\[)/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w]|\[)/ nocase
         $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
@@ -128,7 +137,7 @@ rule EXW_PowerShell_Runspace_Request
         tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.001"
     strings:
         $ps = /(RunspaceFactory\s*\.\s*CreateRunspace|PowerShell\s*\.\s*Create\s*\(|\.\s*AddScript\s*\()/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|InputStream)\b|\[)/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|InputStream)\b|\[)/ nocase
         $script_in = /AddScript\s*\([^;]{0,160}(Request\s*(\.|\[)|\.Text\b)/ nocase
         $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttpHandler)/ nocase
     condition:
@@ -146,11 +155,11 @@ rule EXW_SQL_Shell
         severity = "high"
         tags = "attack.persistence, attack.t1505.003, attack.collection"
     strings:
-        $conn_in = /(new\s+(Sql|OleDb|Odbc)Connection\s*\(|ConnectionString\s*=)\s*[^;\n]{0,120}(Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[|\(\s*["'])|\.Text\b)/ nocase
-        $sql_in = /(CommandText\s*=|new\s+(Sql|OleDb|Odbc)Command\s*\(|\.\s*Execute\s*\(?)\s*(Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[|\(\s*["'])|[a-z_]\w{0,30}\.Text\b)/ nocase
-        $ado_in = /\.\s*Open\s*\(?\s*Request\s*(\.\s*(Form|QueryString|Item)\b|\(\s*["'])/ nocase
+        $conn_in = /(new\s+(Sql|OleDb|Odbc)Connection\s*\(|ConnectionString\s*=)\s*[^;\n]{0,120}(Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params)\b|\[|\(\s*["'])|\.Text\b)/ nocase
+        $sql_in = /(CommandText\s*=|new\s+(Sql|OleDb|Odbc)Command\s*\(|\.\s*Execute\s*\(?)\s*(Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params)\b|\[|\(\s*["'])|[a-z_]\w{0,30}\.Text\b)/ nocase
+        $ado_in = /\.\s*Open\s*\(?\s*Request\s*(\.\s*(Unvalidated|Form|QueryString|Item)\b|\(\s*["'])/ nocase
         $xp = "xp_cmdshell" nocase
-        $req = /(Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[|\(\s*["'])|\.Text\b)/ nocase
+        $req = /(Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params)\b|\[|\(\s*["'])|\.Text\b)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -167,7 +176,7 @@ rule EXW_Reverse_Shell
         tags = "attack.execution, attack.t1059.003, attack.command_and_control, attack.t1095, attack.t1505.003"
     strings:
         $sock = /new\s+(System\.Net\.Sockets\.)?(TcpClient|Socket)\s*\(/ nocase
-        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*\()/ nocase
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*[\(\{]|Interaction\s*\.\s*Shell\s*\()/ nocase
         $cmd = /["'](c:\\\\windows\\\\system32\\\\)?(cmd|cmd\.exe|powershell|powershell\.exe)["']/ nocase
         $stdin = /(RedirectStandardInput\s*=\s*true|StandardInput\s*\.\s*Write)/ nocase
     condition:
@@ -187,7 +196,7 @@ rule EXW_COM_Shell_Via_Reflection
         $late = /(GetTypeFromProgID|GetTypeFromCLSID)\s*\(/ nocase
         $make = /(Activator\s*\.\s*CreateInstance|InvokeMember)\s*\(/ nocase
         $run = /(\.\s*(Exec|Run|ShellExecute)\s*\(|["'](Exec|Run|ShellExecute)["'])/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
         $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
@@ -209,11 +218,69 @@ rule EXW_Reflection_Invoke_Start_Request
         $type = /(Type\s*\.\s*GetType|\.\s*GetType)\s*\(\s*["']/ nocase
         $method = /(GetMethod|InvokeMember)\s*\(\s*["'](Start|Exec|ShellExecute)["']/ nocase
         $invoke = /(\.\s*Invoke\s*\(|InvokeMember\s*\()/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
         $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
             filesize < 4MB and $page and $type and $method and $invoke and $req
+        )
+}
+
+rule EXW_Exec_Service_Method_Process
+{
+    meta:
+        id = "exw.ws.service_method_process"
+        title = "Web service method starts a program named by a variable (its caller's parameter)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution"
+    strings:
+        $ws = /\[\s*(WebMethod|OperationContract)\b/
+        $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|new\s+(System\.Diagnostics\.)?Process\s*[\(\{]|Interaction\s*\.\s*Shell\s*\()/ nocase
+        // The program or its arguments come from an identifier, not a literal.
+        $fn_var = /\b(FileName|Arguments)\s*=\s*[A-Za-z_]\w{0,40}\s*[;,}]/
+        $start_var = /(Process\s*\.\s*Start|new\s+(System\.Diagnostics\.)?ProcessStartInfo)\s*\(\s*[A-Za-z_]\w{0,40}\s*[,)]/
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $ws and $proc and ($fn_var or $start_var)
+        )
+}
+
+rule EXW_Exec_WMI_Process_Create
+{
+    meta:
+        id = "exw.ws.wmi_process_create"
+        title = "Page starts processes through WMI (Win32_Process.Create)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1047"
+    strings:
+        $wmi = "Win32_Process" nocase
+        $create = /(InvokeMethod\s*\(\s*["']Create["']|GetMethodParameters\s*\(\s*["']Create["']|Win32_Process\s*\.\s*Create\s*\()/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler|\[\s*WebMethod\b)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $wmi and $create
+        )
+}
+
+rule EXW_ASP_Computed_Object_Exec
+{
+    meta:
+        id = "exw.ws.asp_computed_object"
+        title = "Classic ASP creates a COM object from a computed name and runs request input with it"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion, attack.t1027"
+    strings:
+        // CreateObject(a & b), CreateObject(name): the ProgID is hidden from string matching.
+        $create = /(CreateObject|GetObject)\s*\(\s*[A-Za-z_]\w{0,30}\s*(&|\+|\))/ nocase
+        $run = /\.\s*(exec|run|ShellExecute)\b\s*[\( ]/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w])/ nocase
+        $asp = "<%"
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $asp and $create and $run and $req
         )
 }

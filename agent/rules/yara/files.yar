@@ -13,7 +13,7 @@ rule EXW_Upload_Path_From_Request
         severity = "high"
         tags = "attack.persistence, attack.t1505.003, attack.command_and_control, attack.t1105"
     strings:
-        $saveas = /\.\s*SaveAs\s*\([^;\n]{0,200}Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $saveas = /\.\s*SaveAs\s*\([^;\n]{0,200}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -53,12 +53,12 @@ rule EXW_File_Write_From_Request
         tags = "attack.persistence, attack.t1505.003, attack.t1105"
     strings:
         // The first argument (the path) contains request data.
-        $path_in = /(File\s*\.\s*(WriteAllBytes|WriteAllText|AppendAllText|WriteAllLines|Create|OpenWrite)|new\s+(System\.IO\.)?(StreamWriter|FileStream|BinaryWriter))\s*\(\s*[^,;)\n]{0,160}Request\s*(\.\s*(Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $path_in = /(File\s*\.\s*(WriteAllBytes|WriteAllText|AppendAllText|WriteAllLines|Create|OpenWrite)|new\s+(System\.IO\.)?(StreamWriter|FileStream|BinaryWriter))\s*\(\s*[^,;)\n]{0,160}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
         $b64_in = /WriteAllBytes\s*\([^;\n]{0,200}FromBase64String\s*\(\s*[^;\n]{0,40}Request\s*(\.|\[|\()/ nocase
         // Classic ASP: FSO/ADODB.Stream file creation with a request-controlled path.
-        $asp_in = /(CreateTextFile|OpenTextFile|SaveToFile|DeleteFile|DeleteFolder|CopyFile|MoveFile|CreateFolder)\s*\(?\s*[^,\n]{0,160}Request\s*(\.\s*(Form|QueryString|Item)\b|\(\s*["'\w])/ nocase
+        $asp_in = /(CreateTextFile|OpenTextFile|SaveToFile|DeleteFile|DeleteFolder|CopyFile|MoveFile|CreateFolder)\s*\(?\s*[^,\n]{0,160}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item)\b|\(\s*["'\w])/ nocase
         // .NET delete/move/copy of a path taken straight from the request.
-        $ops_in = /(File|Directory)\s*\.\s*(Delete|Move|Copy)\s*\(\s*[^,;)\n]{0,120}Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[)/ nocase
+        $ops_in = /(File|Directory)\s*\.\s*(Delete|Move|Copy)\s*\(\s*[^,;)\n]{0,120}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params)\b|\[)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -76,7 +76,7 @@ rule EXW_File_Timestomp_From_Request
     strings:
         $set = /(File|Directory)\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*\(/ nocase
         $assign = /\.\s*(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*=\s*[^=]/ nocase
-        $req = /Request\s*(\.\s*(Form|QueryString|Item|Params)\b|\[)/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params)\b|\[)/ nocase
         $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
@@ -101,4 +101,58 @@ rule EXW_Upload_Small_Page_Unvalidated
         $v5 = "Guid" nocase
     condition:
         uint16(0) != 0x5a4d and filesize < 3KB and $save and not any of ($v*)
+}
+
+rule EXW_Write_Into_Bin
+{
+    meta:
+        id = "exw.ws.write_bin"
+        title = "Page writes files into the application's bin or App_Code folder (code it will load)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        $bin = /["'](~?\/bin\/|~?\\\\bin\\\\|~?\/App_Code\/|~?\\\\App_Code\\\\)/ nocase
+        $write = /(WriteAll(Bytes|Text)|AppendAllText|\.\s*SaveAs|new\s+(System\.IO\.)?(FileStream|StreamWriter|BinaryWriter)|File\s*\.\s*(Create|OpenWrite|Copy|Move)|SaveToFile|CreateTextFile)\s*\(/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|Files|InputStream|BinaryRead)\b|\[|\(\s*["'])/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $bin and $write and $req
+        )
+}
+
+rule EXW_Mapped_Request_Path_Written
+{
+    meta:
+        id = "exw.ws.request_path_written"
+        title = "Page maps a path from request data and writes a file"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        // The request value inside MapPath, or joined onto a mapped folder; never through a
+        // call such as Path.GetFileName (no parentheses in between), which strips the folders.
+        $map_in = /MapPath\s*\([^;\n()]{0,80}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $map_join = /MapPath\s*\([^)\n]{0,60}\)\s*(&|\+)[^;\n()]{0,60}Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
+        $write = /(CreateTextFile|SaveToFile|WriteAll(Bytes|Text|Lines)|AppendAllText|\.\s*SaveAs\s*\(|new\s+(System\.IO\.)?(StreamWriter|FileStream|BinaryWriter)\s*\(|File\s*\.\s*(Create|OpenWrite)\s*\(|OpenTextFile\s*\([^)\n]{0,100},\s*(2|8|ForWriting|ForAppending)\b)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and ($map_in or $map_join) and $write
+        )
+}
+
+rule EXW_ASP_Request_Body_Saved
+{
+    meta:
+        id = "exw.ws.asp_body_saved"
+        title = "Classic ASP page saves the raw request body to a file (an uploader)"
+        severity = "medium"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        $read = /Request\s*\.\s*BinaryRead\b/ nocase
+        $stream = "ADODB.Stream" nocase
+        $save = /\.\s*SaveToFile\b/ nocase
+        $asp = "<%"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $asp and $read and $stream and $save
 }

@@ -16,12 +16,15 @@ rule EXW_Assembly_Load_Request
         // Same statement: Load( ... Request/Session ... ; (e.g. Load(Convert.FromBase64String(Request.Form["k"]))).
         $load_req = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\([^;\n]{0,300}(Request\s*(\.|\[)|Session\s*\[|Context\.Items)/ nocase
         $binread = /Request\s*\.\s*(BinaryRead|InputStream)/ nocase
-        $load = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\(/ nocase
-        $inst = /\.\s*(CreateInstance|Invoke|GetMethod)\s*\(/ nocase
+        // Request data decoded to bytes in one statement, loaded in another.
+        $b64_req = /FromBase64String\s*\(\s*[^;\n]{0,60}Request\s*(\.|\[)/ nocase
+        // Called, or taken as a method group (Func<byte[], Assembly> f = Assembly.Load;).
+        $load = /(Assembly|CurrentDomain)\s*\.\s*Load\s*[\(;,)]/ nocase
+        $inst = /\.\s*(CreateInstance|Invoke|GetMethod|EntryPoint)\b/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 2MB and ($load_req or ($load and $binread and $inst))
+            filesize < 2MB and ($load_req or ($load and ($binread or $b64_req) and $inst))
         )
 }
 
@@ -34,14 +37,16 @@ rule EXW_Assembly_Load_Crypto
         tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1620, attack.t1140"
     strings:
         // Direct, or reflective (typeof(Assembly).GetMethod("Load").Invoke) to dodge string rules.
-        $load = /((Assembly|CurrentDomain)\s*\.\s*Load\s*\(|GetMethod\s*\(\s*["']Load["'])/ nocase
-        $crypt = /(RijndaelManaged|AesManaged|AesCryptoServiceProvider|Aes\s*\.\s*Create|CreateDecryptor|TransformFinalBlock|DESCryptoServiceProvider)/ nocase
-        $inst = /\.\s*(CreateInstance|Invoke)\s*\(/ nocase
+        $load = /((Assembly|CurrentDomain)\s*\.\s*Load\s*[\(;,)]|GetMethod\s*\(\s*["']Load["'])/ nocase
+        $crypt = /(RijndaelManaged|AesManaged|AesCryptoServiceProvider|Aes\s*\.\s*Create|CreateDecryptor|TransformFinalBlock|(Triple)?DESCryptoServiceProvider|RC2CryptoServiceProvider)/ nocase
+        // A byte-wise XOR over an array: the cheapest "cipher" of all (x[i] ^= k[...]).
+        $xor = /\]\s*(\^=|=\s*\(\s*byte\s*\)\s*\(\s*[A-Za-z_]\w{0,30}\s*\[[^\]\n]{1,40}\]\s*\^)/ nocase
+        $inst = /\.\s*(CreateInstance|Invoke|EntryPoint)\b/ nocase
         $input = /(Request\s*(\.|\[)|Session\s*(\[|\.\s*Add))/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 2MB and $load and $crypt and $inst and $input
+            filesize < 2MB and $load and ($crypt or $xor) and $inst and $input
         )
 }
 

@@ -75,7 +75,7 @@ rule EXW_Request_Variable_Executed
         tags = "attack.persistence, attack.t1505.003"
     strings:
         // x = Request("k") ... Execute x   (Execute is VBScript-only; C# and VB.NET have no such statement)
-        $assign = /\b[A-Za-z_]\w{0,30}\s*=\s*Request\s*(\.\s*(Form|QueryString|Item|Cookies)\b\s*)?[\[\(]\s*["'][^"']{1,40}["']\s*[\]\)]/ nocase
+        $assign = /\b[A-Za-z_]\w{0,30}\s*=\s*Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies)\b\s*)?[\[\(]\s*["'][^"']{1,40}["']\s*[\]\)]/ nocase
         $execvar = /(^|[^.\w#])(execute|executeglobal)\s*(\(\s*|\s+)[A-Za-z_]\w{0,30}\s*(\)|\r|\n|:|%>)/ nocase
         $dotnet = /Language\s*=\s*["']?(C#|CSharp|VB)["'\s%>]/ nocase
         $asp = "<%"
@@ -96,7 +96,7 @@ rule EXW_Request_Variable_Evaluated
         severity = "medium"
         tags = "attack.persistence, attack.t1505.003"
     strings:
-        $assign = /\b[A-Za-z_]\w{0,30}\s*=\s*Request\s*(\.\s*(Form|QueryString|Item|Params|Cookies)\b\s*)?[\[\(]\s*["'][^"']{1,40}["']\s*[\]\)]/ nocase
+        $assign = /\b[A-Za-z_]\w{0,30}\s*=\s*Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies)\b\s*)?[\[\(]\s*["'][^"']{1,40}["']\s*[\]\)]/ nocase
         $evalvar = /(^|[^.\w#])eval\s*\(\s*[A-Za-z_]\w{0,30}\s*(\)|,)/ nocase
         $dotnet = /Language\s*=\s*["']?(C#|CSharp|VB)["'\s%>]/ nocase
         $asp = "<%"
@@ -105,5 +105,63 @@ rule EXW_Request_Variable_Evaluated
         uint16(0) != 0x5a4d and (
             filesize < 16KB and $asp and $assign and $evalvar and not $dotnet
             and @evalvar[#evalvar] > @assign[1]
+        )
+}
+
+rule EXW_Encoded_Sink_Names
+{
+    meta:
+        id = "exw.ws.encoded_sink_names"
+        title = "Server page carries the name of a process or shell API reversed, in hex or in base64"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1027"
+    strings:
+        // Nothing but a webshell hides these names from the reader; decoded at run time.
+        $rev1 = "ssecorP.scitsongaiD.metsyS" nocase
+        $rev2 = "ofnItratSssecorP" nocase
+        $rev3 = "exe.dmc" nocase
+        $rev4 = "llehS.tpircSW" nocase
+        $rev5 = "llehsrewop" nocase
+        $rev6 = "noitacilppA.llehS" nocase
+        $hex1 = "53797374656d2e446961676e6f7374696373" nocase
+        $hex2 = "50726f636573735374617274496e666f" nocase
+        $hex3 = "636d642e657865" nocase
+        $hex4 = "575363726970742e5368656c6c" nocase
+        $hex5 = "706f7765727368656c6c" nocase
+        $b641 = "System.Diagnostics.Process" base64
+        $b642 = "ProcessStartInfo" base64
+        $b643 = "cmd.exe /c" base64
+        $b644 = "WScript.Shell" base64
+        $b645 = "powershell" base64
+        $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $server and any of ($rev*, $hex*, $b64*)
+        )
+}
+
+rule EXW_Reflection_Computed_Names
+{
+    meta:
+        id = "exw.ws.reflection_computed"
+        title = "Page looks up a type or method by a name a function computes, invokes it, and reads request data"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion, attack.t1027"
+    strings:
+        // GetType(D("...")): the type's name is the output of a decoder, not a literal or a
+        // variable (plugin dispatch names its types in plain text).
+        $type_call = /(Type\s*\.\s*GetType|\.\s*GetType|GetTypeFromProgID)\s*\(\s*[A-Za-z_]\w{0,30}\s*\(/
+        $method_call = /(GetMethod|InvokeMember|GetProperty)\s*\(\s*[A-Za-z_]\w{0,30}\s*\(/
+        $type = /(Type\s*\.\s*GetType|GetTypeFromProgID)\s*\(/
+        $method = /(GetMethod|InvokeMember|GetProperty)\s*\(/
+        $invoke = /(\.\s*Invoke\s*\(|InvokeMember\s*\()/
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|InputStream)\b|\[|\(\s*["'])/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $invoke and $req and (
+                ($type_call and $method) or ($method_call and $type)
+            )
         )
 }

