@@ -217,6 +217,27 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         "asp_stream_upload.asp",
         b'<% Set s = Server.CreateObject("ADODB.Stream")\r\ns.Open\r\ns.LoadFromFile Server.MapPath("r.pdf")\r\n'
         b'Response.BinaryWrite s.Read %>'),
+    "exw.ws.assembly_load_decoded": (
+        "appcode_header_loader.cs",
+        # decoding and request data, but the assembly's bytes come from a file
+        b'<%@ Page Language="C#"%><% var img = Convert.FromBase64String(Request.Form["logo"]);'
+        b' var a = Assembly.Load(File.ReadAllBytes(Server.MapPath("~/bin/Shop.dll"))); a.CreateInstance("Shop.Cart"); %>'),
+    "exw.ws.assembly_reflect_request": (
+        "sideload_reflect.aspx",
+        # a plugin called through its interface
+        b'<%@ Page Language="C#"%><% var a = Assembly.LoadFrom(Server.MapPath("~/bin/plugins/Weather.dll"));'
+        b' var w = (IWidget)a.CreateInstance("Weather.Widget"); w.Render(Request.QueryString["city"]); %>'),
+    "exw.ws.xslt_trusted_request": (
+        "xslt_client_stylesheet.aspx",
+        # scripts enabled, but the stylesheet is the site's own file
+        b'<%@ Page Language="C#"%><% var t = new XslCompiledTransform();'
+        b' t.Load(Server.MapPath("~/App_Data/report.xslt"), new XsltSettings(false, true), null);'
+        b' var id = Request.QueryString["id"]; %>'),
+    "exw.ws.socket_relay": (
+        "streaming_socket_relay.ashx",
+        # a port check: connects and answers, but never reads the body
+        b'<%@ WebHandler Language="C#" Class="Check" %>\npublic class Check : IHttpHandler { public void ProcessRequest(HttpContext c) {'
+        b' var t = new TcpClient(); t.Connect("smtp.contoso.local", 25); c.Response.OutputStream.Write(Ok, 0, 2); } }'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         b'<% String n = request.getParameter("name"); out.println(n); %>'),

@@ -8,6 +8,9 @@ The rules are written against ASCII-compatible text. Two things defeat that:
   ``"WScr" & "ipt.Shell"``, ``Chr(101) & Chr(118)``, ``String.fromCharCode(...)``,
   ``\\u0065val``, ``Process/**/.Start``, VBScript ``_`` line continuations.
   A normalised copy with those undone is scanned as well.
+* The request object under another name (``HttpRequest r = ctx.Request;``, VB
+  ``Dim r As HttpRequest = Request``): every ``r.Form``/``r[...]`` hides ``Request`` from the
+  rules. The normalised copy spells such an alias out as ``Request``.
 
 The raw bytes are always scanned too (binary-magic rules and third-party rules need them).
 """
@@ -116,7 +119,35 @@ def normalize(text: bytes) -> bytes:
     return out
 
 
-_SERVER_MARKERS = (b"<%", b"unat", b"UNAT", b"<?php", b"<?PHP", b"<jsp:")  # runat/Runat/RUNAT
+# An alias of the request object: `name = [ctx.|HttpContext.Current.]Request` ending the
+# statement (`;` in C#, the line in VB), with VB's `As Type` between name and `=`.
+_REQUEST_ALIAS = re.compile(
+    rb"\b([A-Za-z_]\w{0,30})(?:[ \t]+As[ \t]+[\w.]{1,60})?[ \t]*=[ \t]*"
+    rb"(?:[A-Za-z_][\w.]{0,60}\.)?Request[ \t]*(?:;|\r?\n)",
+    re.IGNORECASE,
+)
+_ALIAS_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;")
+_MAX_ALIASES = 8
+
+
+def resolve_request_aliases(text: bytes) -> bytes:
+    """Each alias of the request object rewritten as ``Request`` where it is used
+    (``r.Form`` -> ``Request.Form``, ``r["x"]``, VB ``r("x")``), its declaration left alone."""
+    if not any(hint in text for hint in _ALIAS_HINTS):
+        return text
+    names = {m.group(1) for m in _REQUEST_ALIAS.finditer(text)} - {b"Request"}
+    for name in sorted(names)[:_MAX_ALIASES]:
+        use = re.compile(rb"(?<![\w.])" + re.escape(name) + rb"(?=[ \t]*[.\[(])")
+        text = use.sub(b"Request", text)
+    return text
+
+
+# runat/Runat/RUNAT; then the ASP.NET classes that hold code without any of those: code-behind
+# pages (C# `: Page`, `System.Web.UI.Page`, VB `Inherits Page`), handlers and modules.
+_SERVER_MARKERS = (
+    b"<%", b"unat", b"UNAT", b"<?php", b"<?PHP", b"<jsp:",
+    b"Web.UI.Page", b"Inherits Page", b"IHttpHandler", b"IHttpModule",
+)  # fmt: skip
 
 
 def has_server_code(text: bytes) -> bool:
@@ -137,7 +168,7 @@ def views(data: bytes) -> list[bytes]:
     elif looks_binary(data):
         return result
     if len(text) <= NORMALIZE_LIMIT and has_server_code(text):
-        normalized = normalize(text)
+        normalized = resolve_request_aliases(normalize(text))
         if normalized != text:
             result.append(normalized)
     return result

@@ -26,7 +26,7 @@ rule EXW_Aspx_Capability_Bundle
         $s_wmi = /(ManagementObjectSearcher|ManagementClass\s*\(|Win32_(Process|Service|UserAccount|LogicalDisk))/
         $s_users = /(WinNT:\/\/|net\s+(user|localgroup)\b)/ nocase
         $s_sql = /new\s+(Sql|OleDb|Odbc)Connection\s*\(/
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
         $f_list = /(Directory\s*\.\s*Get(Files|Directories|FileSystemEntries)\s*\(|new\s+DirectoryInfo\s*\()/
         $f_del = /(File|Directory)\s*\.\s*Delete\s*\(/
         $f_dl = /(Response\s*\.\s*(WriteFile|TransmitFile)\s*\(|attachment;\s*filename)/ nocase
@@ -59,7 +59,7 @@ rule EXW_Aspx_Capability_Pair
         $s_stomp = /(Set(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*\(|\.\s*(CreationTime|LastWriteTime)\s*=\s*[^=])/
         $s_wmi = /(ManagementObjectSearcher|Win32_(Process|Service|UserAccount))/
         $s_users = /(WinNT:\/\/|net\s+(user|localgroup)\b)/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
         $f_list = /(Directory\s*\.\s*Get(Files|Directories|FileSystemEntries)\s*\(|new\s+DirectoryInfo\s*\()/
         $f_del = /(File|Directory)\s*\.\s*Delete\s*\(/
         $f_dl = /(Response\s*\.\s*(WriteFile|TransmitFile)\s*\(|attachment;\s*filename)/ nocase
@@ -83,7 +83,8 @@ rule EXW_ASP_Capability_Bundle
         $a_net = "WScript.Network" nocase
         $a_users = "WinNT://" nocase
         $a_cmd = /cmd(\.exe)?\s+\/c/ nocase
-        $a_reg = /\.\s*Reg(Read|Write|Delete)\b/ nocase
+        // Writes only: a status page reading the OS name from the registry is common.
+        $a_reg = /\.\s*Reg(Write|Delete)\b/ nocase
         $a_drives = /(\.\s*Drives\b|\.\s*GetDrive\s*\(|\.\s*DriveType\b)/ nocase
         $a_xmlhttp = /(MSXML2\.ServerXMLHTTP|Microsoft\.XMLHTTP|WinHttp\.WinHttpRequest)/ nocase
         $a_fso = /(Scripting\.FileSystemObject|0D43FE01-F093-11CF-8940-00A0C9054228)/ nocase

@@ -16,20 +16,22 @@ rule EXW_Deserialize_Request_Data
     strings:
         $fmt = /(BinaryFormatter|LosFormatter|ObjectStateFormatter|SoapFormatter|NetDataContractSerializer|SimpleTypeResolver)\b/
         $deser = /\.\s*(Deserialize|UnsafeDeserialize|ReadObject)\s*\(/
-        // Request data in the call itself, or decoded from the request in a statement before.
         $deser_req = /\.\s*(Deserialize|UnsafeDeserialize|ReadObject)\s*\([^;\n]{0,200}Request\s*(\.|\[)/ nocase
-        $b64_req = /FromBase64String\s*\(\s*[^;\n]{0,60}Request\s*(\.|\[)/ nocase
-        // The string formatters take the client's text as is: a request value kept in a
-        // variable, then that variable deserialized.
+        // The request body handed over as a stream (often through a variable).
+        $body = /(GetBufferlessInputStream|Request\s*\.\s*(InputStream|BinaryRead)\b)/ nocase
+        // Or a value (form field, cookie, header) read into a variable and decoded on the way.
+        $decode = /(FromBase64String|UrlDecode|GZipStream|DeflateStream)\s*\(/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[)/ nocase
+        // The string formatters take the client's text as it is: no decoding step needed.
         $los = /(LosFormatter|ObjectStateFormatter)\b/
-        $deser_var = /\.\s*Deserialize\s*\(\s*[A-Za-z_]\w{0,30}\s*\)/
-        $assign_req = /=\s*Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[)/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler|\[\s*WebMethod\b)/ nocase
+        // A web service's caller hands its data in as method parameters.
+        $ws = /\[\s*WebMethod\b/
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
             filesize < 4MB and $page and $fmt and (
-                $deser_req or ($deser and $b64_req) or ($los and $deser_var and $assign_req)
+                $deser_req or ($deser and ($body or $ws or ($req and ($decode or $los))))
             )
         )
 }

@@ -79,7 +79,7 @@ rule EXW_JScript_Engine_From_CSharp
     strings:
         $e1 = "JScriptEvaluate" nocase
         $e2 = /VsaEngine\s*\.\s*CreateEngine/ nocase
-        $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -131,7 +131,7 @@ rule EXW_CodeDom_Compile_Request
 {
     meta:
         id = "exw.ws.compile_request"
-        title = "Page compiles source code at run time and reads request data"
+        title = "Page compiles source code at run time from client input (request data or a web-service call)"
         severity = "high"
         tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1027.004"
     strings:
@@ -139,9 +139,13 @@ rule EXW_CodeDom_Compile_Request
         $c2 = /(CSharp|VB|JScript)CodeProvider/
         $c3 = /CSharpScript\s*\.\s*(EvaluateAsync|RunAsync|Create)/
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/
+        // Or its input arrives as a web-service parameter: compiled in memory, then run.
+        $ws = /\[\s*WebMethod\b/
+        $mem = /GenerateInMemory\s*=\s*true/ nocase
+        $run = /CompiledAssembly\s*\.\s*(CreateInstance|GetType|GetTypes|EntryPoint)\b/
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 2MB and any of ($c*) and $req
+            filesize < 2MB and any of ($c*) and ($req or ($ws and $mem and $run))
         )
 }

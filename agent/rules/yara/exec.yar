@@ -81,7 +81,7 @@ rule EXW_Exec_Process_Request_Page
     strings:
         $proc = /(ProcessStartInfo|Process\s*\.\s*Start\s*\(|Interaction\s*\.\s*Shell\s*\()/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers)\b|\[)/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -139,7 +139,7 @@ rule EXW_PowerShell_Runspace_Request
         $ps = /(RunspaceFactory\s*\.\s*CreateRunspace|PowerShell\s*\.\s*Create\s*\(|\.\s*AddScript\s*\()/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|InputStream)\b|\[)/ nocase
         $script_in = /AddScript\s*\([^;]{0,160}(Request\s*(\.|\[)|\.Text\b)/ nocase
-        $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -193,11 +193,12 @@ rule EXW_COM_Shell_Via_Reflection
     strings:
         // .NET late binding: the ProgID string can be split or built at run time, so the
         // object's name is not required; what it is made to do is.
-        $late = /(GetTypeFromProgID|GetTypeFromCLSID)\s*\(/ nocase
-        $make = /(Activator\s*\.\s*CreateInstance|InvokeMember)\s*\(/ nocase
+        // VB.NET's CreateObject and CallByName are the same late binding in one call each.
+        $late = /(GetTypeFromProgID|GetTypeFromCLSID|[^.\w]CreateObject)\s*\(/ nocase
+        $make = /(Activator\s*\.\s*CreateInstance|InvokeMember|CallByName)\s*\(/ nocase
         $run = /(\.\s*(Exec|Run|ShellExecute)\s*\(|["'](Exec|Run|ShellExecute)["'])/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -219,7 +220,7 @@ rule EXW_Reflection_Invoke_Start_Request
         $method = /(GetMethod|InvokeMember)\s*\(\s*["'](Start|Exec|ShellExecute)["']/ nocase
         $invoke = /(\.\s*Invoke\s*\(|InvokeMember\s*\()/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies)\b|\[|\(\s*["'])/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -257,7 +258,7 @@ rule EXW_Exec_WMI_Process_Create
     strings:
         $wmi = "Win32_Process" nocase
         $create = /(InvokeMethod\s*\(\s*["']Create["']|GetMethodParameters\s*\(\s*["']Create["']|Win32_Process\s*\.\s*Create\s*\()/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler|\[\s*WebMethod\b)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (

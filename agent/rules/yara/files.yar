@@ -77,7 +77,7 @@ rule EXW_File_Timestomp_From_Request
         $set = /(File|Directory)\s*\.\s*Set(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*\(/ nocase
         $assign = /\.\s*(CreationTime|LastWriteTime|LastAccessTime)(Utc)?\s*=\s*[^=]/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params)\b|\[)/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
@@ -153,6 +153,9 @@ rule EXW_ASP_Request_Body_Saved
         $stream = "ADODB.Stream" nocase
         $save = /\.\s*SaveToFile\b/ nocase
         $asp = "<%"
+        // An upload form for one kind of document checks the extension against a literal;
+        // an attacker's uploader keeps whatever name and type it is sent.
+        $ext_check = /\bext\w{0,12}\s*(<>|=)\s*"\.?[a-z0-9]{2,5}"/ nocase
     condition:
-        uint16(0) != 0x5a4d and filesize < 4MB and $asp and $read and $stream and $save
+        uint16(0) != 0x5a4d and filesize < 4MB and $asp and $read and $stream and $save and not $ext_check
 }

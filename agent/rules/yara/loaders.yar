@@ -87,3 +87,45 @@ rule EXW_Session_Payload_Loader
             filesize < 2MB and ($store or $use) and $inst
         )
 }
+
+rule EXW_Assembly_Load_Decoded_Input
+{
+    meta:
+        id = "exw.ws.assembly_load_decoded"
+        title = "Request data decoded (base64, compressed) and loaded as an assembly, then instantiated"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1620, attack.t1140"
+    strings:
+        // Loaded from an expression (a variable, ms.ToArray(), Decode(x)), not a name literal
+        // or new AssemblyName(...): bytes, since the decoding is what fills them.
+        $load = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\(\s*([A-Za-z_]\w{0,40}\s*\)|[A-Za-z_]\w{0,40}\s*\.\s*ToArray\s*\(|Convert\s*\.\s*FromBase64String)/ nocase
+        $dec = /(FromBase64String|GZipStream|DeflateStream)/ nocase
+        // Read into a variable first, so not necessarily in the Load statement.
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|InputStream|BinaryRead|GetBufferlessInputStream)\b|\[|\(\s*["'])/ nocase
+        $inst = /\.\s*(CreateInstance|Invoke|InvokeMember|GetMethod|EntryPoint|GetExportedTypes)\b/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $load and $dec and $req and $inst
+        )
+}
+
+rule EXW_Assembly_Reflect_Request
+{
+    meta:
+        id = "exw.ws.assembly_reflect_request"
+        title = "Page loads an assembly from a path and hands request data to it by reflection (side-loaded implant)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1574"
+    strings:
+        $load = /Assembly\s*\.\s*(LoadFrom|LoadFile|UnsafeLoadFrom)\s*\(/ nocase
+        // A plugin host calls its plugin through an interface; an implant loader reaches a
+        // method by name and passes it what the client sent.
+        $invoke_req = /(\.\s*Invoke|InvokeMember)\s*\([^;\n]{0,200}Request\s*(\.|\[|\()/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $load and $invoke_req
+        )
+}

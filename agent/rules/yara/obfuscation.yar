@@ -133,7 +133,7 @@ rule EXW_Encoded_Sink_Names
         $b643 = "cmd.exe /c" base64
         $b644 = "WScript.Shell" base64
         $b645 = "powershell" base64
-        $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $server = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         uint16(0) != 0x5a4d and (
             filesize < 4MB and $server and any of ($rev*, $hex*, $b64*)
@@ -156,7 +156,7 @@ rule EXW_Reflection_Computed_Names
         $method = /(GetMethod|InvokeMember|GetProperty)\s*\(/
         $invoke = /(\.\s*Invoke\s*\(|InvokeMember\s*\()/
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|InputStream)\b|\[|\(\s*["'])/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttpHandler)/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (

@@ -59,6 +59,50 @@ rule EXW_XSLT_Script_Exec
         )
 }
 
+rule EXW_XSLT_Trusted_From_Request
+{
+    meta:
+        id = "exw.ws.xslt_trusted_request"
+        title = "Page runs a client-supplied XSLT stylesheet with scripts enabled (code execution)"
+        severity = "high"
+        tags = "attack.execution, attack.t1220, attack.t1505.003"
+    strings:
+        // XsltSettings(enableDocumentFunction, enableScript): the second true lets the
+        // stylesheet's msxsl:script blocks compile and run as .NET code.
+        $trusted = /(XsltSettings\s*\(\s*(true|false)\s*,\s*true\s*\)|XsltSettings\s*\.\s*TrustedXslt|EnableScript\s*=\s*true)/ nocase
+        $xslt = /XslCompiledTransform/ nocase
+        // The stylesheet comes from the client: in the Load call, or as text read into a reader.
+        $load_req = /\.\s*Load\s*\([^;\n]{0,200}Request\s*(\.|\[|\()/ nocase
+        $text_reader = /new\s+(System\.IO\.)?StringReader\s*\(/ nocase
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|InputStream|Files)\b|\[|\(\s*["'])/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $trusted and $xslt and ($load_req or ($text_reader and $req))
+        )
+}
+
+rule EXW_Socket_Relay
+{
+    meta:
+        id = "exw.ws.socket_relay"
+        title = "Handler relays the request body to a raw TCP connection (streaming tunnel)"
+        severity = "high"
+        tags = "attack.command_and_control, attack.t1090, attack.t1572, attack.t1505.003"
+    strings:
+        $sock = /new\s+(System\.Net\.Sockets\.)?(Socket|TcpClient)\s*\(/ nocase
+        $connect = /\.\s*(Connect|ConnectAsync|BeginConnect)\s*\(/ nocase
+        // The body read as a stream as it arrives; the answer streamed back unbuffered.
+        $body = /(GetBufferlessInputStream|Request\s*\.\s*(InputStream|BinaryRead)\b)/ nocase
+        $stream_out = /(BufferOutput\s*=\s*false|OutputStream\s*\.\s*(Write|WriteAsync)\s*\(|\.\s*BinaryWrite\s*\()/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|IHttpAsyncHandler|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $page and $sock and $connect and $body and $stream_out
+        )
+}
+
 rule EXW_PHP_Eval_Input
 {
     meta:

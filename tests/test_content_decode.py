@@ -1,0 +1,99 @@
+"""The views the content rules see: normalising token splits and request-object aliases."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.content.decode import normalize, resolve_request_aliases, views
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (b'x = "cm" + "d.exe"', b'x = "cmd.exe"'),
+        (b'CreateObject("WScr" & "ipt." & "Shell")', b'CreateObject("WScript.Shell")'),
+        (b"Chr(101) & Chr(118)", b'"ev"'),
+        (b"Process/**/.Start(x)", b"Process.Start(x)"),
+        (b"\\u0065val(x)", b"eval(x)"),
+        (b'String.fromCharCode(101,118,97,108)', b'"eval"'),
+        (b'a = "x" _\r\n & "y"', b'a = "xy"'),
+    ],
+)
+def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:
+    assert normalize(text) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # C#: typed, var, from the context, from HttpContext.Current
+        (b"HttpRequest r = ctx.Request;\nvar s = r.Headers[\"X\"];",
+         b"HttpRequest r = ctx.Request;\nvar s = Request.Headers[\"X\"];"),
+        (b"var q = HttpContext.Current.Request;\nq[\"a\"] + q.Form[\"b\"]",
+         b"var q = HttpContext.Current.Request;\nRequest[\"a\"] + Request.Form[\"b\"]"),
+        # VB: As Type, and the call syntax r("x")
+        (b"Dim r As HttpRequest = Request\r\ncmd = r(\"c\")\r\n",
+         b"Dim r As HttpRequest = Request\r\ncmd = Request(\"c\")\r\n"),
+        # a field assigned without a type
+        (b"req = context.Request;\nStream s = req.InputStream;",
+         b"req = context.Request;\nStream s = Request.InputStream;"),
+    ],
+)
+def test_request_aliases_are_spelled_out(text: bytes, want: bytes) -> None:
+    assert resolve_request_aliases(text) == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"var r = Request.Form[\"a\"];\nr.Trim();",  # a value read from the request, not the object
+        b"var r = MyRequest;\nr.Send();",  # another object whose name ends in Request
+        b"var r = ctx.Request.Url;\nr.Host",
+        b"x.r = ctx.Request;\nfoo.r.Form",  # a member named like the alias
+    ],
+)
+def test_non_aliases_are_left_alone(text: bytes) -> None:
+    assert resolve_request_aliases(text) == text
+
+
+def test_an_alias_reaches_the_rules_only_in_server_code() -> None:
+    handler = (
+        b"public class H : IHttpHandler {\nHttpRequest r = c.Request;\nvar b = r.InputStream; }"
+    )
+    assert views(handler)[-1].endswith(b"var b = Request.InputStream; }")
+    plain_js = b"var r = this.Request;\nr.open();"
+    assert views(plain_js) == [plain_js]
+
+
+def test_code_behind_is_normalised() -> None:
+    vb = (
+        b"Partial Class P\r\n    Inherits System.Web.UI.Page\r\n"
+        b'    x = CreateObject("WScript" & "." & "Shell")\r\n'
+    )
+    assert b'CreateObject("WScript.Shell")' in views(vb)[-1]
+
+
+def test_utf16_page_is_transcoded_then_normalised() -> None:
+    page = '<%@ Page Language="C#"%><% var p = "cm" + "d"; %>'
+    data = codecs.BOM_UTF16_LE + page.encode("utf-16-le")
+    got = views(data)
+    assert got[0] == data
+    assert got[1] == page.encode()
+    assert got[2] == b'<%@ Page Language="C#"%><% var p = "cmd"; %>'
+
+
+@given(st.binary(max_size=4096))
+def test_views_take_any_bytes(data: bytes) -> None:
+    got = views(data)
+    assert got[0] == data
+    assert len(set(got)) == len(got) <= 3  # raw, transcoded, normalised: each only if new
+
+
+@given(st.text(alphabet="Request=;.[]()\r\n \tvarHttpDimAs\"xr_", max_size=400))
+def test_alias_resolution_takes_any_text(text: str) -> None:
+    out = resolve_request_aliases(text.encode())
+    assert isinstance(out, bytes)
