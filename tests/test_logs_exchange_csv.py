@@ -93,6 +93,31 @@ def test_rows_before_the_fields_header_are_malformed() -> None:
         LineParser(LogFormat.RPS_HTTP, "Rps_Http_2026010100-1.LOG").feed("a,b", 1)
 
 
+def test_a_bare_header_row_sets_the_columns_until_a_fields_line() -> None:
+    # Rps_Http and Rps_Cmdlet files open with the column list as a plain CSV row.
+    p = LineParser(LogFormat.RPS_HTTP, "Rps_Http_2026010100-1.LOG")
+    assert p.feed("\ufeffDateTime,ClientIpAddress,HttpStatus,ClientInfo\r\n", 1) is None
+    for n, line in enumerate(["#Software: Microsoft Exchange Server", "#Log-type: Rps Http Logs"]):
+        assert p.feed(line, n + 2) is None
+    r = p.feed("2026-01-01T00:00:01.000Z,203.0.113.7,200,Python PSRP Client", 4)
+    assert r is not None
+    assert r.fields["ClientInfo"] == "Python PSRP Client"
+    p.feed("#Fields: DateTime,HttpStatus,ClientInfo", 5)
+    r = p.feed("2026-01-01T00:00:02.000Z,401,x", 6)
+    assert r is not None
+    assert r.fields == {
+        "DateTime": "2026-01-01T00:00:02.000Z", "HttpStatus": "401", "ClientInfo": "x"
+    }
+
+
+@pytest.mark.parametrize(
+    "row", ["2026-01-01T00:00:01.000Z,203.0.113.7,200", "a,b", "DateTime,,HttpStatus"]
+)
+def test_a_data_row_is_no_header_row(row: str) -> None:
+    with pytest.raises(MalformedLine, match="before any #Fields"):
+        LineParser(LogFormat.RPS_HTTP, "Rps_Http_2026010100-1.LOG").feed(row, 1)
+
+
 def test_ecp_event_data_becomes_s_fields_even_with_semicolons_in_a_script() -> None:
     p = LineParser(LogFormat.ECP, "ECPServer2023011100-1.LOG")
     p.feed("\ufeff#Log-type: ECP Server Log", 1)

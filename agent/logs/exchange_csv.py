@@ -1,7 +1,9 @@
 """Exchange's own CSV logs: HttpProxy, ECP server, Rps_Http and the cmdlet logs.
 
 Every file starts with ``#Software/#Version/#Log-type/#Date/#Fields:`` lines (the first
-one after a UTF-8 BOM); ``#Fields:`` is a comma-separated column list. Values follow
+one after a UTF-8 BOM); ``#Fields:`` is a comma-separated column list. Some (the cmdlet
+infrastructure's Rps_Http and Rps_Cmdlet) put the same column list first as a bare CSV
+header row; such a row, met before any ``#Fields:``, sets the columns too. Values follow
 RFC 4180: a value holding a comma, quote or line break is quoted and its quotes doubled.
 
 Quoted line breaks: a physical line with an odd number of ``"`` leaves a quoted value
@@ -32,6 +34,10 @@ MAX_DIRECTIVES = 16
 # Dbl: ...), a key, '='. A piece that doesn't is part of the previous value, which held
 # a ';' (as an injected ``<script>...;}</script>`` does).
 _PAIR_START = re.compile(r"[A-Za-z][A-Za-z0-9]{0,7}:[A-Za-z_][^=;:\s]*=")
+
+# A bare header row: three or more column names, nothing a data row would hold (timestamps
+# carry ':' and '.', which no column name does).
+_HEADER_ROW = re.compile(r"[A-Za-z][\w\-()]{0,63}(?:,[A-Za-z][\w\-()]{0,63}){2,}")
 
 
 def ecp_pairs(data: str) -> dict[str, str]:
@@ -101,6 +107,9 @@ class ExchangeCsvParser:
         if line[0] == "#":
             self._directive(line, line_no)
             return None
+        if not self._fields and _HEADER_ROW.fullmatch(line):
+            self._set_fields(line.split(","), line, line_no)
+            return None
         if line.count('"') % 2:
             self._buffer = [line]
             self._buffer_chars = len(line)
@@ -155,10 +164,13 @@ class ExchangeCsvParser:
             return
         key = key.strip()
         if key == "Fields":
-            names = tuple(name.strip() for name in value.split(","))
-            if not any(names) or len(names) > MAX_FIELDS:
-                raise MalformedLine("unusable #Fields header", file=self._file, line=line_no)
-            self._fields = names
-            self.header_line = line
+            self._set_fields(value.split(","), line, line_no)
         elif key in self.directives or len(self.directives) < MAX_DIRECTIVES:
             self.directives[key] = value.strip()
+
+    def _set_fields(self, names: list[str], line: str, line_no: int) -> None:
+        fields = tuple(name.strip() for name in names)
+        if not any(fields) or len(fields) > MAX_FIELDS:
+            raise MalformedLine("unusable #Fields header", file=self._file, line=line_no)
+        self._fields = fields
+        self.header_line = line
