@@ -21,6 +21,7 @@ from agent.content.decode import normalize, resolve_request_aliases, views
         (b"\\u0065val(x)", b"eval(x)"),
         (b'String.fromCharCode(101,118,97,108)', b'"eval"'),
         (b'a = "x" _\r\n & "y"', b'a = "xy"'),
+        (b"$f = 'cr'.'eat'.'e_fun'.'ction';", b"$f = 'create_function';"),
     ],
 )
 def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:

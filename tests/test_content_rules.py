@@ -238,6 +238,23 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         # a port check: connects and answers, but never reads the body
         b'<%@ WebHandler Language="C#" Class="Check" %>\npublic class Check : IHttpHandler { public void ProcessRequest(HttpContext c) {'
         b' var t = new TcpClient(); t.Connect("smtp.contoso.local", 25); c.Response.OutputStream.Write(Ok, 0, 2); } }'),
+    "exw.ws.ssi_exec": (
+        "ssi_exec_cmd.stm",
+        b'<html><!--#include virtual="/footer.inc" --><!--#echo var="DATE_LOCAL" --> exec cmd</html>'),
+    "exw.ws.php_decoded_eval": (
+        "php_decrypt_eval_input.php",
+        # a template cache: evaluates compiled code, decodes an image, reads the query, but
+        # the code it evaluates is a literal
+        b'<?php $img = base64_decode($logo); $id = $_GET["id"]; eval("return 1;"); ?>'),
+    "exw.ws.php_dynamic_code": (
+        "php_str_replace_pieces.php",
+        b'<?php $page = basename($_GET["p"]); include __DIR__ . "/pages/" . $page . ".php";'
+        b' $t = str_replace("-", "", $slug); ?>'),
+    "exw.ws.jsp_reflective_exec": (
+        "jsp_reflection_runtime.jsp",
+        # a JDBC driver loaded by name, no process in sight
+        b'<% Class.forName("org.postgresql.Driver"); String q = request.getParameter("q");'
+        b' Method m = c.getMethod("run"); m.invoke(o); %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         b'<% String n = request.getParameter("name"); out.println(n); %>'),

@@ -4,7 +4,7 @@ The rules are written against ASCII-compatible text. Two things defeat that:
 
 * UTF-16 (what PowerShell's ``Out-File`` and some editors write). ASP.NET happily compiles a
   UTF-16 page, so a shell saved that way must still be seen. It is transcoded to UTF-8.
-* Token splitting that the language undoes at run time: ``"cm" + "d.exe"``,
+* Token splitting that the language undoes at run time: ``"cm" + "d.exe"``, ``'ev'.'al'``,
   ``"WScr" & "ipt.Shell"``, ``Chr(101) & Chr(118)``, ``String.fromCharCode(...)``,
   ``\\u0065val``, ``Process/**/.Start``, VBScript ``_`` line continuations.
   A normalised copy with those undone is scanned as well.
@@ -60,7 +60,8 @@ def looks_binary(data: bytes) -> bool:
     return sample.count(0) > len(sample) // 20
 
 
-_CONCAT = re.compile(rb"([\"'])[ \t]*(?:\+|&)[ \t]*(?:_[ \t]*\r?\n[ \t]*)?\1")
+# + (C#, JScript), & (VB), . (PHP; between two literals nowhere else valid).
+_CONCAT = re.compile(rb"([\"'])[ \t]*(?:\+|&|\.)[ \t]*(?:_[ \t]*\r?\n[ \t]*)?\1")
 _VB_CONTINUATION = re.compile(rb"[ \t]_[ \t]*\r?\n[ \t]*")
 _BLOCK_COMMENT = re.compile(rb"/\*[^\n]{0,200}?\*/")
 _UNICODE_ESCAPE = re.compile(rb"\\u00([2-7][0-9a-fA-F])")

@@ -158,3 +158,82 @@ rule EXW_PHP_Shell_Capabilities
     condition:
         uint16(0) != 0x5a4d and filesize < 4MB and $php and ($dyn or ($exec and $recon and $fs and $req))
 }
+
+rule EXW_SSI_Exec
+{
+    meta:
+        id = "exw.ws.ssi_exec"
+        title = "Server-side include runs a command (#exec)"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution"
+    strings:
+        // <!--#exec cmd="..."--> in an .shtml/.stm page: no site needs the server to run
+        // a shell per request; IIS has it off by default, so its presence is the intent.
+        $exec = /<!--\s*#\s*exec\s+(cmd|cgi)\s*=/ nocase
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $exec
+}
+
+rule EXW_PHP_Decoded_Eval
+{
+    meta:
+        id = "exw.ws.php_decoded_eval"
+        title = "PHP evaluates code it decoded or decrypted, in a page that reads the request"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1140"
+    strings:
+        // eval of a variable or expression (eval($code), eval($p.""), assert($x)), or of a
+        // decoder's output directly, also after the "?>" prefix packed shells put first.
+        $eval_var = /\b(eval|assert)\s*\(\s*@?\$\w+/ nocase
+        $eval_dec = /\b(eval|assert)\s*\(\s*(["']\?>["']\s*\.\s*)?@?(base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|strrev|openssl_decrypt|hex2bin)\s*\(/ nocase
+        $decode = /\b(base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|openssl_decrypt|mcrypt_decrypt|hex2bin)\s*\(/ nocase
+        $input = /(\$_(GET|POST|REQUEST|COOKIE|SERVER|FILES)\b|php:\/\/input|getallheaders\s*\()/ nocase
+        $php = "<?"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $php and (
+            $eval_dec or ($eval_var and $decode and $input)
+        )
+}
+
+rule EXW_PHP_Dynamic_Code
+{
+    meta:
+        id = "exw.ws.php_dynamic_code"
+        title = "PHP runs code from the request: request-named include, preg_replace /e, or a code function called by a variable"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1027"
+    strings:
+        // include/require of a request value or an uploaded file's temporary copy.
+        $include_req = /\b(include|require)(_once)?\s*\(?\s*@?\$_(GET|POST|REQUEST|COOKIE|FILES)\b/ nocase
+        // The /e modifier made preg_replace evaluate its replacement (removed in PHP 7).
+        $preg_e = /preg_replace\s*\(\s*["'][^"'\n]{0,200}\/[imsxuUXAD]*e[imsxuUXAD]*["']\s*,/
+        // A code-running function's name kept in a variable ($f = "create_function"; $f(...)),
+        // once string splits are undone by the normalised view.
+        $fn_var = /\$\w+\s*=\s*["'](create_function|assert|eval|system|shell_exec|passthru|exec|popen|proc_open|pcntl_exec)["']\s*;/ nocase
+        // Weevely-style: the code cut into pieces with a junk token that str_replace removes.
+        $junk = /str_replace\s*\(\s*["'][^"'\n]{1,8}["']\s*,\s*["']["']\s*,\s*["']/ nocase
+        $input = /(\$_(GET|POST|REQUEST|COOKIE|SERVER|FILES)\b|php:\/\/input)/ nocase
+        $php = "<?"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $php and (
+            $include_req or ($preg_e and $input) or $fn_var or #junk >= 4
+        )
+}
+
+rule EXW_JSP_Reflective_Exec
+{
+    meta:
+        id = "exw.ws.jsp_reflective_exec"
+        title = "JSP reaches process execution through reflection with request input"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion"
+    strings:
+        $forname = /Class\s*\.\s*forName\s*\(/
+        $invoke = /\.\s*invoke\s*\(/
+        // What comes back is a process: a cast, its output read, or the JDK's ProcessImpl.
+        $proc = /(\(\s*(java\.lang\.)?Process\s*\)|ProcessImpl|getRuntime)/
+        $param = /request\s*\.\s*get(Parameter|Header|InputStream|Reader)\s*\(/
+        $jsp = /(<%|<jsp:)/
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $jsp and $param and $forname and $invoke and $proc
+}
