@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.content.decode import normalize, resolve_request_aliases, views
+from agent.content.decode import normalize, resolve_aliases, views
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,16 @@ from agent.content.decode import normalize, resolve_request_aliases, views
         (b'String.fromCharCode(101,118,97,108)', b'"eval"'),
         (b'a = "x" _\r\n & "y"', b'a = "xy"'),
         (b"$f = 'cr'.'eat'.'e_fun'.'ction';", b"$f = 'create_function';"),
+        # a literal that is itself an operator stays: it opens after a delimiter
+        (b'string.Concat("Sys", "tem.", ".")', b'"System.."'),
+        (b'x = "+" + y; z = Split(s, "&")', b'x = "+" + y; z = Split(s, "&")'),
+        (b"new string(new char[] { 'c', (char)0x6d, (char)100, })", b'"cmd"'),
+        (b"new byte[] { 83, 121, 115 }", b'"Sys"'),
+        (b'sb.Append("Sy").Append("st").Append("em")', b'sb.Append("System")'),
+        (b'var k = ["ev", "al"].join("");', b'var k = "eval";'),
+        (b"ChrW(2+67) & Chr(&H78) & ChrW(110-9)", b'"Exe"'),
+        (b'@Request.@Form[@"q"] mail@contoso.com <%@ Page',
+         b'@Request.Form["q"] mail@contoso.com <%@ Page'),
     ],
 )
 def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:
@@ -39,13 +49,17 @@ def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:
         # VB: As Type, and the call syntax r("x")
         (b"Dim r As HttpRequest = Request\r\ncmd = r(\"c\")\r\n",
          b"Dim r As HttpRequest = Request\r\ncmd = Request(\"c\")\r\n"),
+        # C# type aliases
+        (b"using Exe = System.Diagnostics.Process;\nvar p = Exe.Start(si); var i = new Exe(x);",
+         b"using Exe = System.Diagnostics.Process;\nvar p = System.Diagnostics.Process.Start(si);"
+         b" var i = new System.Diagnostics.Process(x);"),
         # a field assigned without a type
         (b"req = context.Request;\nStream s = req.InputStream;",
          b"req = context.Request;\nStream s = Request.InputStream;"),
     ],
 )
 def test_request_aliases_are_spelled_out(text: bytes, want: bytes) -> None:
-    assert resolve_request_aliases(text) == want
+    assert resolve_aliases(text) == want
 
 
 @pytest.mark.parametrize(
@@ -58,7 +72,7 @@ def test_request_aliases_are_spelled_out(text: bytes, want: bytes) -> None:
     ],
 )
 def test_non_aliases_are_left_alone(text: bytes) -> None:
-    assert resolve_request_aliases(text) == text
+    assert resolve_aliases(text) == text
 
 
 def test_an_alias_reaches_the_rules_only_in_server_code() -> None:
@@ -96,5 +110,21 @@ def test_views_take_any_bytes(data: bytes) -> None:
 
 @given(st.text(alphabet="Request=;.[]()\r\n \tvarHttpDimAs\"xr_", max_size=400))
 def test_alias_resolution_takes_any_text(text: str) -> None:
-    out = resolve_request_aliases(text.encode())
+    out = resolve_aliases(text.encode())
     assert isinstance(out, bytes)
+
+
+_TOKENS = [
+    '"', "'", "+", "&", ".", ",", "(", ")", "[", "]", "{", "}", ";", "@", " ", "\n", "_",
+    "new char[] {", "new byte[] {", "(char)0x41", "65", "'a'", "new string(", "string.Concat(",
+    "String.Join(\"\",", ".join(\"\")", ".Append(", "ChrW(", "&H41", "2+67", "Chr(", "using X = ",
+    "Request", "req", "=", "\\u0065", "\\x41", "/*", "*/", "String.fromCharCode(",
+]
+
+
+@given(st.lists(st.sampled_from(_TOKENS), max_size=80))
+def test_normalize_and_aliases_take_any_token_soup(tokens: list[str]) -> None:
+    text = "".join(tokens).encode()
+    out = resolve_aliases(normalize(text))
+    assert isinstance(out, bytes)
+    assert views(b"<%" + text)[0] == b"<%" + text

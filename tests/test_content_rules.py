@@ -255,6 +255,21 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         # a JDBC driver loaded by name, no process in sight
         b'<% Class.forName("org.postgresql.Driver"); String q = request.getParameter("q");'
         b' Method m = c.getMethod("run"); m.invoke(o); %>'),
+    "exw.ws.vbs_execute_decoded": (
+        "vbs_caesar_execute.asp",
+        # a decoder and an Execute, but of a plain variable read from a local settings file
+        b'<% Function dx(s)\r\n dx = Chr(Asc(s) - 1)\r\nEnd Function\r\nExecute cfg\r\n'
+        b'x = dx("F~y~f~d~v~u~f~!~S~f~r~v~f") %>'),
+    "exw.ws.process_type_by_name": (
+        "cs_byte_array_names.aspx",
+        # a diagnostics page that lists processes by their type's name, reading no process type
+        b'<%@ Page Language="C#"%><% var t = Type.GetType("System.Diagnostics.Stopwatch");'
+        b' Response.Write(Request.QueryString["id"]); %>'),
+    "exw.ws.asp_write_then_execute": (
+        "asp_drop_server_execute.asp",
+        # a template page: writes a log and includes a fixed page by name
+        b'<% Set f = fso.OpenTextFile(Server.MapPath("log.txt"), 8)\r\nf.WriteLine Request.Form("msg")\r\n'
+        b'Server.Execute "footer.asp" %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         b'<% String n = request.getParameter("name"); out.println(n); %>'),

@@ -8,9 +8,10 @@ The rules are written against ASCII-compatible text. Two things defeat that:
   ``"WScr" & "ipt.Shell"``, ``Chr(101) & Chr(118)``, ``String.fromCharCode(...)``,
   ``\\u0065val``, ``Process/**/.Start``, VBScript ``_`` line continuations.
   A normalised copy with those undone is scanned as well.
-* The request object under another name (``HttpRequest r = ctx.Request;``, VB
-  ``Dim r As HttpRequest = Request``): every ``r.Form``/``r[...]`` hides ``Request`` from the
-  rules. The normalised copy spells such an alias out as ``Request``.
+* Names under another name: the request object (``HttpRequest r = ctx.Request;``, VB
+  ``Dim r As HttpRequest = Request``), whose ``r.Form``/``r[...]`` hide ``Request`` from the
+  rules, and C# type aliases (``using Exe = System.Diagnostics.Process;``). The normalised
+  copy spells each alias out where it is used.
 
 The raw bytes are always scanned too (binary-magic rules and third-party rules need them).
 """
@@ -60,13 +61,19 @@ def looks_binary(data: bytes) -> bool:
     return sample.count(0) > len(sample) // 20
 
 
-# + (C#, JScript), & (VB), . (PHP; between two literals nowhere else valid).
-_CONCAT = re.compile(rb"([\"'])[ \t]*(?:\+|&|\.)[ \t]*(?:_[ \t]*\r?\n[ \t]*)?\1")
+# + (C#, JScript), & (VB), . (PHP; between two literals nowhere else valid). The first
+# quote must close a literal: one that follows a delimiter opens one, as in ", "." or ("&").
+_CONCAT = re.compile(
+    rb"(?<![\s(,=\[{:;!|?])([\"'])[ \t]*(?:\+|&|\.)[ \t]*(?:_[ \t]*\r?\n[ \t]*)?\1"
+)
 _VB_CONTINUATION = re.compile(rb"[ \t]_[ \t]*\r?\n[ \t]*")
 _BLOCK_COMMENT = re.compile(rb"/\*[^\n]{0,200}?\*/")
 _UNICODE_ESCAPE = re.compile(rb"\\u00([2-7][0-9a-fA-F])")
 _HEX_ESCAPE = re.compile(rb"\\x([2-7][0-9a-fA-F])")
-_CHR = re.compile(rb"\bchr[wb]?\s*\(\s*(\d{2,3})\s*\)", re.IGNORECASE)
+# Chr(101), ChrW(&H65), Chr(50+51): a code, in hex, or a sum or difference of two.
+_CHR = re.compile(
+    rb"\bchr[wb]?\s*\(\s*(&h[0-9a-f]{1,2}|\d{1,3}(?:\s*[+\-]\s*\d{1,3})?)\s*\)", re.IGNORECASE
+)
 _FROM_CHAR_CODE = re.compile(rb"String\s*\.\s*fromCharCode\s*\(\s*([\d\s,]{1,2000})\)",
                              re.IGNORECASE)
 
@@ -82,8 +89,18 @@ def _escape(match: re.Match[bytes]) -> bytes:
     return _printable(int(match.group(1), 16)) or match.group(0)
 
 
+def _chr_code(expr: bytes) -> int:
+    if expr[:2].lower() == b"&h":
+        return int(expr[2:], 16)
+    parts = re.split(rb"\s*([+\-])\s*", expr)
+    code = int(parts[0])
+    if len(parts) == 3:
+        code = code + int(parts[2]) if parts[1] == b"+" else code - int(parts[2])
+    return code
+
+
 def _chr(match: re.Match[bytes]) -> bytes:
-    char = _printable(int(match.group(1)))
+    char = _printable(_chr_code(match.group(1)))
     return b'"' + char + b'"' if char else match.group(0)
 
 
@@ -98,6 +115,66 @@ def _from_char_code(match: re.Match[bytes]) -> bytes:
     return b'"' + bytes(out) + b'"'
 
 
+# C# character and byte arrays of literals: new char[] { 'c', 'm', 'd' },
+# new byte[] { 99, 109, 100 }, (char)0x63 ... (a trailing comma is legal C#).
+_ARRAY_LITERAL = re.compile(rb"new\s+(?:char|byte)\s*\[\s*\d*\s*\]\s*\{([^{}]{1,4000})\}",
+                            re.IGNORECASE)
+_ARRAY_ELEMENT = re.compile(
+    rb"\s*(?:\(\s*(?:char|byte)\s*\)\s*)?(?:'([^'\\])'|0x([0-9a-f]{1,2})|(\d{1,3}))\s*",
+    re.IGNORECASE,
+)
+_NEW_STRING = re.compile(rb"new\s+(?:System\.)?string\s*\(\s*(\"[^\"\n]*\")\s*\)", re.IGNORECASE)
+_LITERAL = rb"(?:\"[^\"\n]*\"|'[^'\n]*')"
+# string.Concat("a", "b"), string.Join("", "a", "b"), JScript ["a", "b"].join(""),
+# sb.Append("a").Append("b"): pieces of one literal, joined at run time.
+_JOINED_LITERALS = re.compile(
+    rb"\bstring\s*\.\s*(?:Concat\s*\(|Join\s*\(\s*(?:\"\"|'')\s*,)\s*(" + _LITERAL
+    + rb"(?:\s*,\s*" + _LITERAL + rb")+)\s*\)"
+    rb"|\[\s*(" + _LITERAL + rb"(?:\s*,\s*" + _LITERAL + rb")+)\s*\]"
+    rb"\s*\.\s*join\s*\(\s*(?:\"\"|'')\s*\)",
+    re.IGNORECASE,
+)
+_APPEND_CHAIN = re.compile(
+    rb"\.\s*Append\s*\(\s*(" + _LITERAL + rb"\s*\)(?:\s*\.\s*Append\s*\(\s*" + _LITERAL
+    + rb"\s*\))+)"
+)
+_LITERAL_PIECE = re.compile(_LITERAL)
+# C# verbatim identifiers and strings: @Request.@Form[@"q"] is Request.Form["q"].
+_VERBATIM_AT = re.compile(rb"(?<=[\s(\[{=,;:!+&|?.])@(?=[A-Za-z_\"])")
+
+
+def _array_literal(match: re.Match[bytes]) -> bytes:
+    parts = match.group(1).split(b",")
+    if parts and not parts[-1].strip():
+        parts.pop()
+    out = bytearray()
+    for part in parts:
+        element = _ARRAY_ELEMENT.fullmatch(part)
+        if element is None:
+            return match.group(0)
+        char, hexa, dec = element.groups()
+        code = char[0] if char else int(hexa, 16) if hexa else int(dec)
+        printable = _printable(code)
+        if printable is None:
+            return match.group(0)
+        out += printable
+    return b'"' + bytes(out) + b'"'
+
+
+def _join_literals(pieces: bytes) -> bytes | None:
+    joined = b"".join(piece[1:-1] for piece in _LITERAL_PIECE.findall(pieces))
+    return None if b'"' in joined else b'"' + joined + b'"'
+
+
+def _joined_literals(match: re.Match[bytes]) -> bytes:
+    return _join_literals(match.group(1) or match.group(2)) or match.group(0)
+
+
+def _append_chain(match: re.Match[bytes]) -> bytes:
+    joined = _join_literals(match.group(1))
+    return b".Append(" + joined + b")" if joined else match.group(0)
+
+
 def normalize(text: bytes) -> bytes:
     """Undo run-time token splitting (see module docstring). Pure, bounded regex passes."""
     out = text
@@ -109,14 +186,23 @@ def normalize(text: bytes) -> bytes:
         out = _BLOCK_COMMENT.sub(b"", out)
     if b"_" in out:
         out = _VB_CONTINUATION.sub(b" ", out)
+    if b"@" in out:
+        out = _VERBATIM_AT.sub(b"", out)
     out = _CHR.sub(_chr, out)
     out = _FROM_CHAR_CODE.sub(_from_char_code, out)
+    if b"char" in out or b"byte" in out:
+        out = _ARRAY_LITERAL.sub(_array_literal, out)
+        out = _NEW_STRING.sub(rb"\1", out)
     # Repeat the join: "a" & "b" & "c" needs two passes when matches overlap at a shared quote.
     for _ in range(4):
         joined = _CONCAT.sub(b"", out)
         if joined == out:
             break
         out = joined
+    if b"oin" in out or b"oncat" in out:  # Join/join/Concat
+        out = _JOINED_LITERALS.sub(_joined_literals, out)
+    if b"Append" in out:
+        out = _APPEND_CHAIN.sub(_append_chain, out)
     return out
 
 
@@ -127,19 +213,31 @@ _REQUEST_ALIAS = re.compile(
     rb"(?:[A-Za-z_][\w.]{0,60}\.)?Request[ \t]*(?:;|\r?\n)",
     re.IGNORECASE,
 )
-_ALIAS_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;")
+_REQUEST_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;")
+# A C# type alias: `using Exe = System.Diagnostics.Process;`.
+_USING_ALIAS = re.compile(
+    rb"\busing[ \t]+([A-Za-z_]\w{0,30})[ \t]*=[ \t]*([A-Za-z_][\w.]{0,120})[ \t]*;"
+)
 _MAX_ALIASES = 8
 
 
-def resolve_request_aliases(text: bytes) -> bytes:
-    """Each alias of the request object rewritten as ``Request`` where it is used
-    (``r.Form`` -> ``Request.Form``, ``r["x"]``, VB ``r("x")``), its declaration left alone."""
-    if not any(hint in text for hint in _ALIAS_HINTS):
-        return text
-    names = {m.group(1) for m in _REQUEST_ALIAS.finditer(text)} - {b"Request"}
-    for name in sorted(names)[:_MAX_ALIASES]:
-        use = re.compile(rb"(?<![\w.])" + re.escape(name) + rb"(?=[ \t]*[.\[(])")
-        text = use.sub(b"Request", text)
+def _spell_out(text: bytes, name: bytes, target: bytes) -> bytes:
+    use = re.compile(rb"(?<![\w.])" + re.escape(name) + rb"(?=[ \t]*[.\[({])")
+    return use.sub(lambda _: target, text)
+
+
+def resolve_aliases(text: bytes) -> bytes:
+    """Aliases spelled out where they are used, their declarations left alone: of the
+    request object (``r.Form`` -> ``Request.Form``, ``r["x"]``, VB ``r("x")``) and C# type
+    aliases (``Exe.Start(`` -> ``System.Diagnostics.Process.Start(``)."""
+    aliases: dict[bytes, bytes] = {}
+    if any(hint in text for hint in _REQUEST_HINTS):
+        aliases.update((m.group(1), b"Request") for m in _REQUEST_ALIAS.finditer(text))
+    if b"using" in text:
+        aliases.update((m.group(1), m.group(2)) for m in _USING_ALIAS.finditer(text))
+    aliases.pop(b"Request", None)
+    for name in sorted(aliases)[:_MAX_ALIASES]:
+        text = _spell_out(text, name, aliases[name])
     return text
 
 
@@ -169,7 +267,7 @@ def views(data: bytes) -> list[bytes]:
     elif looks_binary(data):
         return result
     if len(text) <= NORMALIZE_LIMIT and has_server_code(text):
-        normalized = resolve_request_aliases(normalize(text))
+        normalized = resolve_aliases(normalize(text))
         if normalized != text:
             result.append(normalized)
     return result

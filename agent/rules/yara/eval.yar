@@ -60,7 +60,8 @@ rule EXW_JScript_Page_Eval_Request
         $eval = /(^|[^.\w])eval\s*\(\s*[^"'\s)]/ nocase
         // this["eval"], Function("...") : eval reached without writing eval( (the normalised
         // view joins "ev" + "al").
-        $eval_idx = /(\[\s*["']eval["']\s*\]|(^|[^.\w])(new\s+)?Function\s*\(\s*[A-Za-z_])/ nocase
+        // Also the name kept in a variable (var k = "eval"; this[k](src)).
+        $eval_idx = /(\[\s*["']eval["']\s*\]|=\s*["']eval["']\s*[;,\r\n]|(^|[^.\w])(new\s+)?Function\s*\(\s*[A-Za-z_])/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers|BinaryRead|InputStream)\b|\[|\(\s*["'])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
@@ -105,6 +106,27 @@ rule EXW_VBS_Execute_Indirect_Small
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
             filesize < 8KB and $asp and $exec and $req and not $incl
+        )
+}
+
+rule EXW_VBS_Execute_Decoded_Literal
+{
+    meta:
+        id = "exw.ws.vbs_execute_decoded"
+        title = "Classic ASP executes what its own decoding function makes of an encoded string"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.defense_evasion, attack.t1140"
+    strings:
+        // Execute dx("F~y~f..."), ExecuteGlobal q("68.114.99..."): the code is a literal
+        // only the page's own function can read.
+        $exec_call = /(^|[\r\n:>]|<%)\s*(execute|executeglobal|eval)\s*(\(\s*|\s+)[A-Za-z_]\w{0,30}\s*\(\s*"[^"\n]{20,}"/ nocase
+        // The decoder: characters computed from codes, XOR, or reversal.
+        $decoder = /(Chr[WB]?\s*\(\s*(Asc[WB]?|CInt|CLng|Int)\b|\bXor\b|StrReverse\s*\()/ nocase
+        $asp = "<%"
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 2MB and $asp and $exec_call and $decoder
         )
 }
 

@@ -45,11 +45,13 @@ rule EXW_Exec_Cmd_Shell
         // The interpreter alone, with its switches ("cmd.exe /c "), or the switches alone.
         $cmd = /["']\s*(c:\\\\windows\\\\system32\\\\)?((cmd|powershell|pwsh)(\.exe)?(\s+[\/-][^"'\n]{0,100})?|\/c(\s[^"'\n]{0,100})?|\/bin\/(ba)?sh)["']/ nocase
         // Request data, or a web-service method parameter ([WebMethod] in an .asmx).
-        $input = /(Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers)\b|\[|\(\s*["'])|\[\s*WebMethod\b)/ nocase
+        // %ComSpec% names cmd.exe without writing it.
+        $comspec = /(GetEnvironmentVariable\s*\(\s*["']ComSpec["']|["']%ComSpec%)/ nocase
+        $input = /(Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Cookies|Headers|ServerVariables)\b|\[|\(\s*["'])|\[\s*WebMethod\b)/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 4MB and $proc and $cmd and $input
+            filesize < 4MB and $proc and ($cmd or $comspec) and $input
         )
 }
 
@@ -139,11 +141,14 @@ rule EXW_PowerShell_Runspace_Request
         $ps = /(RunspaceFactory\s*\.\s*CreateRunspace|PowerShell\s*\.\s*Create\s*\(|\.\s*AddScript\s*\()/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|InputStream)\b|\[)/ nocase
         $script_in = /AddScript\s*\([^;]{0,160}(Request\s*(\.|\[)|\.Text\b)/ nocase
+        // Any script, or a command named by a variable: a report page that runs one fixed
+        // cmdlet (AddCommand("Get-MailboxDatabase")) is no shell.
+        $script = /(\.\s*AddScript\s*\(|\.\s*AddCommand\s*\(\s*[A-Za-z_]|CreatePipeline\s*\(\s*[A-Za-z_])/ nocase
         $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 4MB and $page and $ps and ($req or $script_in)
+            filesize < 4MB and $page and $ps and $script and ($req or $script_in)
         )
 }
 
@@ -258,11 +263,14 @@ rule EXW_Exec_WMI_Process_Create
     strings:
         $wmi = "Win32_Process" nocase
         $create = /(InvokeMethod\s*\(\s*["']Create["']|GetMethodParameters\s*\(\s*["']Create["']|Win32_Process\s*\.\s*Create\s*\()/ nocase
-        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
+        // Script: the class object fetched (GetObject("winmgmts:").Get("Win32_Process")), then .Create.
+        $get_class = /\.\s*Get\s*\(\s*["']Win32_Process["']\s*\)/ nocase
+        $script_create = /\.\s*Create\s*[\( ]/ nocase
+        $page = /(<%|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 4MB and $page and $wmi and $create
+            filesize < 4MB and $page and $wmi and ($create or ($get_class and $script_create))
         )
 }
 
@@ -275,13 +283,37 @@ rule EXW_ASP_Computed_Object_Exec
         tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion, attack.t1027"
     strings:
         // CreateObject(a & b), CreateObject(name): the ProgID is hidden from string matching.
-        $create = /(CreateObject|GetObject)\s*\(\s*[A-Za-z_]\w{0,30}\s*(&|\+|\))/ nocase
-        $run = /\.\s*(exec|run|ShellExecute)\b\s*[\( ]/ nocase
+        $create = /((CreateObject|GetObject)\s*\(|new\s+ActiveXObject\s*\()\s*[A-Za-z_]\w{0,30}\s*(&|\+|\))/ nocase
+        // Run, or its output read (the call itself may sit in a string given to Function()).
+        $run = /(\.\s*(exec|run|ShellExecute)\b\s*[\( ]|\.\s*StdOut\s*\.\s*ReadAll\b)/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Cookies|ServerVariables)\b|\(\s*["'\w])/ nocase
         $asp = "<%"
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
             filesize < 4MB and $asp and $create and $run and $req
+        )
+}
+
+rule EXW_Process_Type_By_Name
+{
+    meta:
+        id = "exw.ws.process_type_by_name"
+        title = "Page loads the process classes by a name built at run time and reads request data"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion, attack.t1027"
+    strings:
+        // As a string, once the normalised view has joined its pieces (concatenation,
+        // char and byte arrays, string.Concat, StringBuilder chains): code that only wants
+        // to start a program writes Process.Start; naming the class hides it from rules.
+        // ("System.Diagnostics." alone is the prefix of a name finished at run time.)
+        $name = /["'](System\.Diagnostics\.(Process(StartInfo)?\b|["'])|ProcessStartInfo["'])/
+        $load = /(Type\s*\.\s*GetType|\.\s*GetType\s*\(\s*[A-Za-z_"']|Activator\s*\.\s*CreateInstance|InvokeMember|GetMethod)\s*\(?/
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|ServerVariables|InputStream)\b|\[|\(\s*["'])/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $name and $load and $req
         )
 }

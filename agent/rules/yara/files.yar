@@ -32,7 +32,7 @@ rule EXW_Upload_Tiny_Unvalidated
         // The posted file may go through a variable first (var f = Request.Files[0];
         // f.SaveAs(...)): in a page this small, both appearing is the saver.
         $files = /Request\s*\.\s*Files\b/ nocase
-        $saveas = /\.\s*SaveAs\s*\(/ nocase
+        $saveas = /(\.\s*SaveAs\s*\(|["']SaveAs["'])/ nocase
         $v1 = "GetExtension" nocase
         $v2 = "EndsWith" nocase
         $v3 = "ContentType" nocase
@@ -160,4 +160,21 @@ rule EXW_ASP_Request_Body_Saved
         $ext_check = /(\b(\w{0,8}[a-su-z_])?ext(ension)?\s*(<>|=)\s*("\.?[a-z0-9]{2,5}"|[a-z]\w{0,30}\s*\(\s*\w+\s*\))|InStr\s*\(\s*[^,\n]{1,60},\s*(\w{0,8}[a-su-z_])?ext(ension)?\b)/ nocase
     condition:
         uint16(0) != 0x5a4d and filesize < 4MB and $asp and $read and $stream and $save and not $ext_check
+}
+
+rule EXW_ASP_Write_Then_Execute
+{
+    meta:
+        id = "exw.ws.asp_write_then_execute"
+        title = "Classic ASP page writes request data to a script file and runs it with Server.Execute"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution"
+    strings:
+        // Server.Execute of a computed path: pages include fixed ones by literal name.
+        $run = /Server\s*\.\s*(Execute|Transfer)\s*\(?\s*[A-Za-z_]\w{0,30}\s*(\)|\r|\n|:|%>)/ nocase
+        $write = /(SaveToFile|CreateTextFile|OpenTextFile\s*\([^)\n]{0,100},\s*(2|8|ForWriting|ForAppending)\b)/ nocase
+        $req = /Request\s*(\.\s*(Form|QueryString|Item|Cookies|BinaryRead|ServerVariables)\b|\(\s*["'\w])/ nocase
+        $asp = "<%"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $asp and $run and $write and $req
 }
