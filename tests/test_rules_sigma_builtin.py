@@ -24,6 +24,7 @@ def iis(
     status: int = 200,
     ua: str = BROWSER,
     user: str = "-",
+    port: int = 443,
 ) -> LogRecord:
     fields = {
         "date": "2026-01-20",
@@ -32,7 +33,7 @@ def iis(
         "cs-method": method,
         "cs-uri-stem": stem,
         "cs-uri-query": query,
-        "s-port": "443",
+        "s-port": str(port),
         "cs-username": user,
         "c-ip": "203.0.113.7",
         "cs(User-Agent)": ua,
@@ -205,6 +206,26 @@ CASES = [
         cve="cve.2021-26858",
     ),
     Case(
+        "b81717a0-289f-4864-bf3a-7009d631b9d8",
+        Severity.CRITICAL,
+        [
+            iis("/mapi/nspi/", "&Email=autodiscover/autodiscover.json%3F@evil.example",
+                method="POST", user="NT AUTHORITY\\SYSTEM", port=444),
+            iis("/Powershell/", "X-Rps-CAT=VgEA&Email=Autodiscover/Autodiscover.json%3f@x.example",
+                method="POST", port=444),
+        ],
+        [
+            # the same on the front end is the other ProxyShell rules' business
+            iis("/mapi/nspi/", "&Email=autodiscover/autodiscover.json%3F@evil.example", port=443),
+            iis("/mapi/nspi/", "&Email=autodiscover/autodiscover.json%3F@evil.example", status=401,
+                port=444),
+            # Outlook's own autodiscover call proxied to the back end
+            iis("/autodiscover/autodiscover.json", "Email=jdoe%40contoso.com&Protocol=EWS",
+                port=444),
+        ],
+        cve="cve.2021-34473",
+    ),
+    Case(
         "74c38568-4d31-4521-bab2-760d2f28847e",
         Severity.HIGH,
         [
@@ -217,6 +238,9 @@ CASES = [
         [
             iis("/ecp/default.aspx", "__VIEWSTATEGENERATOR=B97B4E27"),
             iis("/ecp/default.aspx", method="POST"),  # view state posted in the body
+            # a scanner without an account, or a patched server: refused or sent to log on
+            iis("/ecp/default.aspx", "__VIEWSTATEGENERATOR=B97B&__VIEWSTATE=%2FwEy", status=401),
+            iis("/ecp/default.aspx", "__VIEWSTATE=%2FwEy", status=302),
             iis("/owa/auth/logon.aspx", "__VIEWSTATE=x"),
         ],
         cve="cve.2020-0688",
@@ -540,7 +564,12 @@ CASES = [
             cmdlet(
                 "New-ExchangeCertificate",
                 '-GenerateRequest -SubjectName "CN=mail.contoso.com" -RequestFile "C:\\certreq\\mail.req"',  # noqa: E501 (verbatim log text)
-            )
+            ),
+            cmdlet(
+                "New-ExchangeCertificate",
+                '-GenerateRequest -BinaryEncoded '
+                '-RequestFile "\\\\localhost\\c$\\certs\\mail.der"',
+            ),
         ],
     ),
     Case(
