@@ -64,7 +64,7 @@ def looks_binary(data: bytes) -> bool:
 # + (C#, JScript), & (VB), . (PHP; between two literals nowhere else valid). The first
 # quote must close a literal: one that follows a delimiter opens one, as in ", "." or ("&").
 _CONCAT = re.compile(
-    rb"(?<![\s(,=\[{:;!|?])([\"'])[ \t]*(?:\+|&|\.)[ \t]*(?:_[ \t]*\r?\n[ \t]*)?\1"
+    rb"([\"'])(?<![\s(,=\[{:;!|?][\"'])[ \t]*(?:\+|&|\.)[ \t]*(?:_[ \t]*\r?\n[ \t]*)?\1"
 )
 _VB_CONTINUATION = re.compile(rb"[ \t]_[ \t]*\r?\n[ \t]*")
 _BLOCK_COMMENT = re.compile(rb"/\*[^\n]{0,200}?\*/")
@@ -140,7 +140,7 @@ _APPEND_CHAIN = re.compile(
 )
 _LITERAL_PIECE = re.compile(_LITERAL)
 # C# verbatim identifiers and strings: @Request.@Form[@"q"] is Request.Form["q"].
-_VERBATIM_AT = re.compile(rb"(?<=[\s(\[{=,;:!+&|?.])@(?=[A-Za-z_\"])")
+_VERBATIM_AT = re.compile(rb"@(?<=[\s(\[{=,;:!+&|?.]@)(?=[A-Za-z_\"])")
 
 
 def _array_literal(match: re.Match[bytes]) -> bytes:
@@ -208,15 +208,16 @@ def normalize(text: bytes) -> bytes:
 
 # An alias of the request object: `name = [ctx.|HttpContext.Current.]Request` ending the
 # statement (`;` in C#, the line in VB), with VB's `As Type` between name and `=`.
+_REQUEST_END = re.compile(rb"Request[ \t]*(?:;|\r?\n)", re.IGNORECASE)
 _REQUEST_ALIAS = re.compile(
     rb"\b([A-Za-z_]\w{0,30})(?:[ \t]+As[ \t]+[\w.]{1,60})?[ \t]*=[ \t]*"
-    rb"(?:[A-Za-z_][\w.]{0,60}\.)?Request[ \t]*(?:;|\r?\n)",
+    rb"(?:[A-Za-z_][\w.]{0,60}\.)?\Z",
     re.IGNORECASE,
 )
 _REQUEST_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;")
 # A C# type alias: `using Exe = System.Diagnostics.Process;`.
 _USING_ALIAS = re.compile(
-    rb"\busing[ \t]+([A-Za-z_]\w{0,30})[ \t]*=[ \t]*([A-Za-z_][\w.]{0,120})[ \t]*;"
+    rb"using[ \t]+([A-Za-z_]\w{0,30})[ \t]*=[ \t]*([A-Za-z_][\w.]{0,120})[ \t]*;"
 )
 _MAX_ALIASES = 8
 
@@ -232,7 +233,13 @@ def resolve_aliases(text: bytes) -> bytes:
     aliases (``Exe.Start(`` -> ``System.Diagnostics.Process.Start(``)."""
     aliases: dict[bytes, bytes] = {}
     if any(hint in text for hint in _REQUEST_HINTS):
-        aliases.update((m.group(1), b"Request") for m in _REQUEST_ALIAS.finditer(text))
+        # Found from each "Request;" back to its line's start: a search for the name first
+        # would try every word of the file.
+        for end in _REQUEST_END.finditer(text):
+            start = max(text.rfind(b"\n", 0, end.start()) + 1, end.start() - 200)
+            alias = _REQUEST_ALIAS.search(text, start, end.start())
+            if alias:
+                aliases[alias.group(1)] = b"Request"
     if b"using" in text:
         aliases.update((m.group(1), m.group(2)) for m in _USING_ALIAS.finditer(text))
     aliases.pop(b"Request", None)
@@ -243,17 +250,17 @@ def resolve_aliases(text: bytes) -> bytes:
 
 # runat/Runat/RUNAT; then the ASP.NET classes that hold code without any of those: code-behind
 # pages (C# `: Page`, `System.Web.UI.Page`, VB `Inherits Page`), handlers and modules.
-_SERVER_MARKERS = (
-    b"<%", b"unat", b"UNAT", b"<?php", b"<?PHP", b"<jsp:",
-    b"Web.UI.Page", b"Inherits Page", b"IHttpHandler", b"IHttpModule",
-)  # fmt: skip
+_SERVER_MARKERS = (b"<%", b"unat", b"UNAT", b"<?php", b"<?PHP", b"<jsp:")
+_CLASS_MARKERS = (b"Web.UI.Page", b"Inherits Page", b"IHttpHandler", b"IHttpModule")
+_CLASS_HEAD = 16 * 1024  # a class declaration comes after the usings, near the top
 
 
 def has_server_code(text: bytes) -> bool:
     """Server-side code markers. Without one (plain .js, .css, .cs) nothing runs token
     splitting on the server, so normalising would only cost time (it is Python regex work).
     Plain substring tests: a case-insensitive regex search costs more than the whole YARA scan."""
-    return any(marker in text for marker in _SERVER_MARKERS)
+    head = text[:_CLASS_HEAD]
+    return any(m in text for m in _SERVER_MARKERS) or any(m in head for m in _CLASS_MARKERS)
 
 
 def views(data: bytes) -> list[bytes]:
