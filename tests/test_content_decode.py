@@ -128,3 +128,23 @@ def test_normalize_and_aliases_take_any_token_soup(tokens: list[str]) -> None:
     out = resolve_aliases(normalize(text))
     assert isinstance(out, bytes)
     assert views(b"<%" + text)[0] == b"<%" + text
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<% string.Concat(' + b'"a", ' * 50_000,  # never closed
+        b"<% [" + b'"a", ' * 50_000,
+        b"<% sb" + b'.Append("a")' * 50_000,
+        b"<% new char[] {" + b"'a'," * 50_000 + b"}",  # longer than an array literal may be
+        b"<% " + b"x = Request;\n" * 20_000,  # more aliases than are spelled out
+        b"<% " + b'"+"' * 50_000,
+        # one long alias used everywhere: the view may not grow without bound
+        b"<% using X = System.Diagnostics." + b"A" * 100 + b";\n" + b"X.a " * 200_000,
+    ],
+    ids=["concat", "join", "append", "char-array", "aliases", "quotes", "alias-uses"],
+)
+def test_pathological_pages_are_viewed_not_choked_on(data: bytes) -> None:
+    got = views(data)
+    assert got[0] == data
+    assert all(len(view) <= len(data) + 200_000 for view in got)

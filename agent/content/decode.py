@@ -220,11 +220,14 @@ _USING_ALIAS = re.compile(
     rb"using[ \t]+([A-Za-z_]\w{0,30})[ \t]*=[ \t]*([A-Za-z_][\w.]{0,120})[ \t]*;"
 )
 _MAX_ALIASES = 8
+# Uses spelled out per alias: a shell needs a handful; the cap bounds how much a hostile
+# file (one alias, millions of uses) can make the view grow.
+_MAX_ALIAS_USES = 1000
 
 
 def _spell_out(text: bytes, name: bytes, target: bytes) -> bytes:
     use = re.compile(rb"(?<![\w.])" + re.escape(name) + rb"(?=[ \t]*[.\[({])")
-    return use.sub(lambda _: target, text)
+    return use.sub(lambda _: target, text, count=_MAX_ALIAS_USES)
 
 
 def resolve_aliases(text: bytes) -> bytes:
