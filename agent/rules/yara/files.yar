@@ -153,10 +153,10 @@ rule EXW_ASP_Request_Body_Saved
         $stream = "ADODB.Stream" nocase
         $save = /\.\s*SaveToFile\b/ nocase
         $asp = "<%"
-        // An upload form for one kind of document checks the extension against a literal;
-        // an attacker's uploader keeps whatever name and type it is sent.
-        // (against a literal, an allow-list entry, or with InStr in a list of extensions)
-        // (ext, strExt, fileExtension; not "Text", hence no t before "ext")
+        // An upload form for one kind of document checks the extension (ext, strExt,
+        // fileExtension; not "Text", hence no t before "ext") against a literal, an
+        // allow-list entry, or with InStr in a list; an attacker's uploader keeps whatever
+        // name and type it is sent.
         $ext_check = /(\b(\w{0,8}[a-su-z_])?ext(ension)?\s*(<>|=)\s*("\.?[a-z0-9]{2,5}"|[a-z]\w{0,30}\s*\(\s*\w+\s*\))|InStr\s*\(\s*[^,\n]{1,60},\s*(\w{0,8}[a-su-z_])?ext(ension)?\b)/ nocase
     condition:
         uint16(0) != 0x5a4d and filesize < 4MB and $asp and $read and $stream and $save and not $ext_check
