@@ -270,6 +270,24 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         # a template page: writes a log and includes a fixed page by name
         b'<% Set f = fso.OpenTextFile(Server.MapPath("log.txt"), 8)\r\nf.WriteLine Request.Form("msg")\r\n'
         b'Server.Execute "footer.asp" %>'),
+    "exw.ws.php_callback_input": (
+        "php_usort_request_callback.php",
+        # callbacks over request data, not callbacks from it
+        b'<?php $ids = array_map("intval", $_POST["ids"]); $f = array_filter($_GET["tags"]);'
+        b' usort($rows, "compare_rows"); ?>'),
+    "exw.ws.php_script_writer": (
+        "php_put_contents_dropper.php",
+        # a cache writer: builds .php names, writes, but from its own data
+        b'<?php $file = $dir . "/" . md5($key) . ".php"; file_put_contents($file, $compiled);'
+        b' $page = (int) $_GET["page"]; ?>'),
+    "exw.ws.jsp_el_exec": (
+        "jsp_el_runtime_exec.jsp",
+        b'<p>${pageContext.request.contextPath} ${param.name} uptime: ${runtime.uptime}</p>'),
+    "exw.ws.jsp_file_write": (
+        "jsp_realpath_writer.jsp",
+        # a download page: resolves a path under the webapp from a parameter, reads it
+        b'<% String f = request.getParameter("f"); File file = new File(application.getRealPath("/docs"), f);'
+        b' InputStream in = new FileInputStream(file); %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         b'<% String n = request.getParameter("name"); out.println(n); %>'),

@@ -125,19 +125,25 @@ rule EXW_JSP_Exec_Input
 {
     meta:
         id = "exw.ws.jsp_exec"
-        title = "JSP command execution or class loading from request data"
+        title = "JSP command execution, class loading or script evaluation from request data"
         severity = "high"
         tags = "attack.persistence, attack.t1505.003"
     strings:
         $exec = /(Runtime\s*\.\s*getRuntime\s*\(\s*\)\s*\.\s*exec|new\s+ProcessBuilder)\s*\(/
         $param = /request\s*\.\s*get(Parameter|Header|InputStream|Reader)\s*\(/
-        $define = /defineClass\s*\(/
+        // Called, or reached by reflection (getDeclaredMethod("defineClass", ...)).
+        $define = /(defineClass\s*\(|["']defineClass["'])/
         $crypt = /(Cipher\s*\.\s*getInstance|BASE64Decoder|Base64\s*\.\s*getDecoder)/
+        // A script engine (JavaScript, Groovy...) evaluating what the client sent.
+        $engine = /getEngineBy(Name|Extension|MimeType)\s*\(/
+        $engine_eval = /\.\s*eval\s*\(/
         $jsp = /(<%|<jsp:)/
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 4MB and $jsp and $param and ($exec or ($define and $crypt))
+            filesize < 4MB and $jsp and $param and (
+                $exec or ($define and $crypt) or ($engine and $engine_eval)
+            )
         )
 }
 
@@ -152,7 +158,8 @@ rule EXW_PHP_Shell_Capabilities
         $exec = /\b(shell_exec|passthru|system|proc_open|popen|exec)\s*\(/
         $recon = /(php_uname|disable_functions|safe_mode|posix_getpwuid|getmyuid)/
         $fs = /(move_uploaded_file|fsockopen|\bunlink\s*\(|\bchmod\s*\()/
-        $dyn = /\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]]{1,40}\]\s*\(/
+        // A request value called as a function: $_GET['f'](...), also ${'_GET'}[0](...).
+        $dyn = /(\$_|\$\{\s*["']_)(GET|POST|REQUEST|COOKIE)(["']\s*\})?\s*\[[^\]]{1,40}\]\s*\(/
         $req = /\$_(GET|POST|REQUEST|COOKIE|FILES)\b/
         $php = "<?"
     condition:
@@ -236,4 +243,100 @@ rule EXW_JSP_Reflective_Exec
         $jsp = /(<%|<jsp:)/
     condition:
         uint16(0) != 0x5a4d and filesize < 4MB and $jsp and $param and $forname and $invoke and $proc
+}
+
+rule EXW_PHP_Callback_Input
+{
+    meta:
+        id = "exw.ws.php_callback_input"
+        title = "PHP runs a callback, wrapper or command that the request names or carries"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.defense_evasion"
+    strings:
+        // A callback taken from the request: first argument of these...
+        $cb_first = /\b(call_user_func(_array)?|array_map|register_shutdown_function|register_tick_function|ob_start|forward_static_call(_array)?|iterator_apply)\s*\(\s*@?\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
+        // ...second argument of these.
+        $cb_second = /\b(usort|uasort|uksort|array_filter|array_walk(_recursive)?|preg_replace_callback)\s*\(\s*[^,;]{1,100},\s*@?\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
+        // Or a code-running function handed over as the callback by name.
+        $cb_named = /\b(call_user_func(_array)?|array_map|array_filter|array_walk|usort|uasort|uksort|preg_replace_callback|register_shutdown_function|register_tick_function|ob_start|iterator_apply)\s*\([^;]{0,100}["'](assert|system|passthru|exec|shell_exec|popen|proc_open|eval|create_function|pcntl_exec)["']/ nocase
+        // create_function whose body is decoded or comes from the request.
+        $create_fn = /create_function\s*\([^;]{0,120}(str_rot13|base64_decode|gzinflate|gzuncompress|strrev|\$_(GET|POST|REQUEST|COOKIE))/ nocase
+        // mb_ereg_replace with the "e" option evaluates its replacement.
+        $mb_e = /mb_eregi?_replace\s*\([^;]{0,300},\s*["'][a-z]*e[a-z]*["']\s*\)/ nocase
+        // Backticks are shell_exec.
+        $backtick = /`[^`\n]{0,60}\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/ nocase
+        // Code included from the request body or a data: URL.
+        $include_wrapper = /\b(include|require)(_once)?\s*\(?\s*["'](php:\/\/input|php:\/\/filter|data:)/ nocase
+        // register_globals by hand, then a variable called as a function.
+        $extract = /extract\s*\(\s*\$_(GET|POST|REQUEST|COOKIE)\b/ nocase
+        $var_call = /\$[A-Za-z_]\w{0,30}\s*\(\s*\$[A-Za-z_]/
+        $input = /(\$_(GET|POST|REQUEST|COOKIE|SERVER)\b|php:\/\/input)/ nocase
+        // In a small page: a request value kept in a variable, a callback given as a variable.
+        $assign_req = /\$[A-Za-z_]\w{0,30}\s*=\s*@?\$_(GET|POST|REQUEST|COOKIE)\s*\[/ nocase
+        $cb_var = /\b(call_user_func(_array)?|array_map|register_shutdown_function|register_tick_function|ob_start|forward_static_call(_array)?)\s*\(\s*\$[A-Za-z_]\w{0,30}\s*[,)]/ nocase
+        $php = "<?"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $php and (
+            $cb_first or $cb_second or $cb_named or $create_fn or $backtick or $include_wrapper
+            or ($mb_e and $input) or ($extract and $var_call)
+            or (filesize < 8KB and $assign_req and $cb_var)
+        )
+}
+
+rule EXW_PHP_Script_Writer
+{
+    meta:
+        id = "exw.ws.php_script_writer"
+        title = "PHP writes request data to a .php file, or saves an upload under the client's name"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        $write = /\b(file_put_contents|fopen)\s*\(/ nocase
+        // Request data in the write itself...
+        $write_req = /\b(file_put_contents|fwrite|fputs)\s*\([^;]{0,200}\$_(GET|POST|REQUEST|COOKIE)\b/ nocase
+        // ...in a page that appends a script extension to a name it builds,
+        $php_ext = /["']\.ph(p\d?|tml|ar)["']/ nocase
+        // or the name itself from the request, the extension appended.
+        $name_php = /\$_(GET|POST|REQUEST|COOKIE)\s*\[[^\]]{1,40}\]\s*\.\s*["']\.ph(p\d?|tml|ar)["']/ nocase
+        // move_uploaded_file to a path holding the upload's own name, unchecked.
+        $move = /move_uploaded_file\s*\(/ nocase
+        $client_name = /\$_FILES\s*\[[^\]]{1,40}\]\s*\[\s*["']name["']\s*\]/ nocase
+        $c1 = /(pathinfo|PATHINFO_EXTENSION|getimagesize|finfo_|mime_content_type|in_array|preg_match|sanitize_file_name|uniqid|md5\s*\(|sha1\s*\()/ nocase
+        $php = "<?"
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $php and (
+            ($write_req and $php_ext) or ($name_php and $write)
+            or (filesize < 4KB and $move and $client_name and not $c1)
+        )
+}
+
+rule EXW_JSP_EL_Exec
+{
+    meta:
+        id = "exw.ws.jsp_el_exec"
+        title = "JSP expression language reaching Runtime.exec or a process builder"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution"
+    strings:
+        $el = /\$\{[^}\n]{0,300}(getRuntime\s*\(\s*\)\s*\.\s*exec|ProcessBuilder|["']java\.lang\.Runtime["'])/
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $el
+}
+
+rule EXW_JSP_File_Write_Request
+{
+    meta:
+        id = "exw.ws.jsp_file_write"
+        title = "JSP writes a file into the web application under a name the client chooses"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.t1105"
+    strings:
+        $root = /getRealPath\s*\(/
+        $fos = /new\s+(java\.io\.)?(FileOutputStream|FileWriter)\s*\(/
+        $param = /request\s*\.\s*getParameter\s*\(/
+        // An uploaded item saved under its own (client-sent) name.
+        $upload_name = /new\s+(java\.io\.)?File\s*\([^;\n]{0,100}\.\s*getName\s*\(\s*\)\s*\)/
+        $jsp = /(<%|<jsp:)/
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $jsp and $root and (($fos and $param) or $upload_name)
 }

