@@ -49,6 +49,10 @@ def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:
         # VB: As Type, and the call syntax r("x")
         (b"Dim r As HttpRequest = Request\r\ncmd = r(\"c\")\r\n",
          b"Dim r As HttpRequest = Request\r\ncmd = Request(\"c\")\r\n"),
+        # a collection of the request
+        (b"NameValueCollection f = HttpContext.Current.Request.Form;\nvar p = f[\"oldPwd\"];",
+         b"NameValueCollection f = HttpContext.Current.Request.Form;\n"
+         b"var p = Request.Form[\"oldPwd\"];"),
         # C# type aliases
         (b"using Exe = System.Diagnostics.Process;\nvar p = Exe.Start(si); var i = new Exe(x);",
          b"using Exe = System.Diagnostics.Process;\nvar p = System.Diagnostics.Process.Start(si);"

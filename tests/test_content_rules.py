@@ -288,6 +288,37 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         # a download page: resolves a path under the webapp from a parameter, reads it
         b'<% String f = request.getParameter("f"); File file = new File(application.getRealPath("/docs"), f);'
         b' InputStream in = new FileInputStream(file); %>'),
+    "exw.ws.credential_recorder": (
+        "owa_module_credential_recorder.cs",
+        # an MFA page: reads the password to check it, keeps and sends nothing
+        b'<%@ Page Language="C#"%><% string password = Request.Form["password"];'
+        b' bool ok = pc.ValidateCredentials(user, password); %>'),
+    "exw.ws.credential_script_exfil": (
+        "owa_flogon_beacon.js",
+        # a logon script that checks the boxes and submits the form itself
+        b'function clkLgn() { var u = document.getElementById("username").value;'
+        b' if (!document.getElementById("password").value) { return false; }'
+        b' document.cookie = "PrivateComputer=" + encodeURIComponent(u); document.forms[0].submit(); }'),
+    "exw.ws.config_writable_assembly": (
+        "config_module_from_programdata.config",
+        b'<configuration><runtime><assemblyBinding><dependentAssembly><codeBase version="15.0.0.0"'
+        b' href="file:///C:\\Program Files\\Microsoft\\Exchange Server\\V15\\bin\\Microsoft.Exchange.Net.dll" />'
+        b'</dependentAssembly></assemblyBinding></runtime></configuration>'),
+    "exw.ws.config_static_as_code": (
+        "config_jpg_as_page.config",
+        b'<configuration><system.webServer><handlers><add name="PageHandlerFactory-Integrated-4.0" path="*.aspx"'
+        b' verb="GET,HEAD,POST" type="System.Web.UI.PageHandlerFactory" /></handlers></system.webServer>'
+        b'<system.web><compilation><buildProviders><add extension=".xaml" type="Contoso.DdiBuildProvider" />'
+        b'</buildProviders></compilation></system.web></configuration>'),
+    "exw.ws.config_published_machine_key": (
+        "config_published_machine_key.config",
+        b'<configuration><system.web><machineKey validationKey="AutoGenerate,IsolateApps"'
+        b' decryptionKey="AutoGenerate,IsolateApps" validation="HMACSHA256" /></system.web></configuration>'),
+    "exw.ws.mailbox_export_page": (
+        "ews_mailbox_zip_export.aspx",
+        # a mailbox size report: EWS and the request, but no items packed into an archive
+        b'<%@ Page Language="C#"%><% var svc = new ExchangeService(ExchangeVersion.Exchange2013_SP1);'
+        b' var f = Folder.Bind(svc, WellKnownFolderName.Inbox); Response.Write(f.TotalCount + Request.QueryString["m"]); %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         b'<% String n = request.getParameter("name"); out.println(n); %>'),

@@ -208,13 +208,16 @@ def normalize(text: bytes) -> bytes:
 
 # An alias of the request object: `name = [ctx.|HttpContext.Current.]Request` ending the
 # statement (`;` in C#, the line in VB), with VB's `As Type` between name and `=`.
-_REQUEST_END = re.compile(rb"Request[ \t]*(?:;|\r?\n)", re.IGNORECASE)
+# The request object itself, or one of its collections (`f = Request.Form;`).
+_REQUEST_END = re.compile(
+    rb"Request(\.(?:Form|Params|QueryString|Headers|Cookies))?[ \t]*(?:;|\r?\n)", re.IGNORECASE
+)
 _REQUEST_ALIAS = re.compile(
     rb"\b([A-Za-z_]\w{0,30})(?:[ \t]+As[ \t]+[\w.]{1,60})?[ \t]*=[ \t]*"
     rb"(?:[A-Za-z_][\w.]{0,60}\.)?\Z",
     re.IGNORECASE,
 )
-_REQUEST_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;")
+_REQUEST_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;", b"Form;", b"Params;")
 # A C# type alias: `using Exe = System.Diagnostics.Process;`.
 _USING_ALIAS = re.compile(
     rb"using[ \t]+([A-Za-z_]\w{0,30})[ \t]*=[ \t]*([A-Za-z_][\w.]{0,120})[ \t]*;"
@@ -232,7 +235,8 @@ def _spell_out(text: bytes, name: bytes, target: bytes) -> bytes:
 
 def resolve_aliases(text: bytes) -> bytes:
     """Aliases spelled out where they are used, their declarations left alone: of the
-    request object (``r.Form`` -> ``Request.Form``, ``r["x"]``, VB ``r("x")``) and C# type
+    request object (``r.Form`` -> ``Request.Form``, ``r["x"]``, VB ``r("x")``) or one of its
+    collections (``f = Request.Form;`` makes ``f["pwd"]`` read ``Request.Form["pwd"]``), and C# type
     aliases (``Exe.Start(`` -> ``System.Diagnostics.Process.Start(``)."""
     aliases: dict[bytes, bytes] = {}
     if any(hint in text for hint in _REQUEST_HINTS):
@@ -242,7 +246,7 @@ def resolve_aliases(text: bytes) -> bytes:
             start = max(text.rfind(b"\n", 0, end.start()) + 1, end.start() - 200)
             alias = _REQUEST_ALIAS.search(text, start, end.start())
             if alias:
-                aliases[alias.group(1)] = b"Request"
+                aliases[alias.group(1)] = b"Request" + (end.group(1) or b"")
     if b"using" in text:
         aliases.update((m.group(1), m.group(2)) for m in _USING_ALIAS.finditer(text))
     aliases.pop(b"Request", None)

@@ -98,7 +98,8 @@ rule EXW_Assembly_Load_Decoded_Input
     strings:
         // Loaded from an expression (a variable, ms.ToArray(), Decode(x)), not a name literal
         // or new AssemblyName(...): bytes, since the decoding is what fills them.
-        $load = /(Assembly|CurrentDomain)\s*\.\s*Load\s*\(\s*([A-Za-z_]\w{0,40}\s*\)|[A-Za-z_]\w{0,40}\s*\.\s*ToArray\s*\(|Convert\s*\.\s*FromBase64String)/ nocase
+        // Or Load reached by reflection (typeof(Assembly).GetMethod("Load", ...)).
+        $load = /((Assembly|CurrentDomain)\s*\.\s*Load\s*\(\s*([A-Za-z_]\w{0,40}\s*\)|[A-Za-z_]\w{0,40}\s*\.\s*ToArray\s*\(|Convert\s*\.\s*FromBase64String)|GetMethod\s*\(\s*["']Load["'])/ nocase
         $dec = /(FromBase64String|GZipStream|DeflateStream)/ nocase
         // Read into a variable first, so not necessarily in the Load statement.
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|InputStream|BinaryRead|GetBufferlessInputStream)\b|\[|\(\s*["'])/ nocase
