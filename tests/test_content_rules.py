@@ -290,9 +290,10 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         b' InputStream in = new FileInputStream(file); %>'),
     "exw.ws.credential_recorder": (
         "owa_module_credential_recorder.cs",
-        # an MFA page: reads the password to check it, keeps and sends nothing
+        # an MFA page: checks the password itself, then keeps an audit line without it
         b'<%@ Page Language="C#"%><% string password = Request.Form["password"];'
-        b' bool ok = pc.ValidateCredentials(user, password); %>'),
+        b' bool ok = pc.ValidateCredentials(user, password);'
+        b' File.AppendAllText(Server.MapPath("~/App_Data/audit.log"), user + " " + ok); %>'),
     "exw.ws.credential_script_exfil": (
         "owa_flogon_beacon.js",
         # a logon script that checks the boxes and submits the form itself
@@ -321,7 +322,9 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         b' var f = Folder.Bind(svc, WellKnownFolderName.Inbox); Response.Write(f.TotalCount + Request.QueryString["m"]); %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
-        b'<% String n = request.getParameter("name"); out.println(n); %>'),
+        # a fixed report tool run with a parameter parsed into a date first
+        b'<% String p = request.getParameter("period"); ProcessBuilder pb = new ProcessBuilder('
+        b'"/opt/report/bin/run", "--period", YearMonth.parse(p).toString()); pb.start(); %>'),
 }
 
 

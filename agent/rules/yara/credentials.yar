@@ -21,8 +21,12 @@ rule EXW_Credential_Form_Recorded
         $file = /(File\s*\.\s*(AppendAllText|WriteAllText|AppendAllLines|WriteAllLines|WriteAllBytes|AppendText|CreateText)|new\s+(System\.IO\.)?(StreamWriter|FileStream)\s*\()/ nocase
         $net = /(new\s+(System\.Net\.)?(WebClient|TcpClient|UdpClient|HttpClient)\s*\(|WebRequest\s*\.\s*Create\s*\(|\.\s*Upload(String|Values|Data)\s*\()/ nocase
         $code = /(<%|runat\s*=\s*["']?server|IHttpModule|HttpApplication|System\.Web)/ nocase
+        // A log-in page of its own checks the password itself (and may keep an audit log);
+        // a recorder slipped into OWA's path leaves that to Exchange and only keeps it.
+        $validate = /(ValidateUser|ValidateCredentials|LogonUser|PasswordSignIn|CheckPassword|ChangePassword|SetPassword)\s*\(/ nocase
     condition:
         uint16(0) != 0x5a4d and filesize < 4MB and $code and ($pw_field or $pw_keys) and ($file or $net)
+        and not $validate
 }
 
 rule EXW_Credential_Script_Exfil

@@ -130,6 +130,12 @@ rule EXW_JSP_Exec_Input
         tags = "attack.persistence, attack.t1505.003"
     strings:
         $exec = /(Runtime\s*\.\s*getRuntime\s*\(\s*\)\s*\.\s*exec|new\s+ProcessBuilder)\s*\(/
+        // What runs comes from the client: in the call, through a shell, or a variable
+        // holding a parameter as it came (a report tool run with a parsed date is no shell).
+        $exec_req = /(\.\s*exec|new\s+ProcessBuilder|\.\s*command)\s*\([^;]{0,160}request\s*\.\s*get(Parameter|Header)/
+        $shell = /["']((cmd|cmd\.exe|powershell|powershell\.exe)|\/bin\/(ba)?sh|bash|sh|\/c|-c)["']/ nocase
+        $exec_var = /(\.\s*exec|new\s+ProcessBuilder)\s*\(\s*[A-Za-z_]\w{0,30}\s*\)/
+        $assign_param = /=\s*request\s*\.\s*get(Parameter|Header)\s*\(/
         $param = /request\s*\.\s*get(Parameter|Header|InputStream|Reader)\s*\(/
         // Called, or reached by reflection (getDeclaredMethod("defineClass", ...)).
         $define = /(defineClass\s*\(|["']defineClass["'])/
@@ -142,7 +148,8 @@ rule EXW_JSP_Exec_Input
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
             filesize < 4MB and $jsp and $param and (
-                $exec or ($define and $crypt) or ($engine and $engine_eval)
+                ($exec and ($exec_req or $shell or ($exec_var and $assign_param)))
+                or ($define and $crypt) or ($engine and $engine_eval)
             )
         )
 }
