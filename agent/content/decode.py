@@ -206,9 +206,9 @@ def normalize(text: bytes) -> bytes:
     return out
 
 
-# An alias of the request object: `name = [ctx.|HttpContext.Current.]Request` ending the
-# statement (`;` in C#, the line in VB), with VB's `As Type` between name and `=`.
-# The request object itself, or one of its collections (`f = Request.Form;`).
+# An alias of the request object or one of its collections: `name = [ctx.|HttpContext.
+# Current.]Request[.Form]` ending the statement (`;` in C#, the line in VB), with VB's
+# `As Type` between name and `=`. Found from the end: `_REQUEST_END`, then the name before.
 _REQUEST_END = re.compile(
     rb"Request(\.(?:Form|Params|QueryString|Headers|Cookies))?[ \t]*(?:;|\r?\n)", re.IGNORECASE
 )
