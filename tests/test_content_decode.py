@@ -19,7 +19,7 @@ from agent.content.decode import normalize, resolve_aliases, views
         (b"Chr(101) & Chr(118)", b'"ev"'),
         (b"Process/**/.Start(x)", b"Process.Start(x)"),
         (b"\\u0065val(x)", b"eval(x)"),
-        (b'String.fromCharCode(101,118,97,108)', b'"eval"'),
+        (b"String.fromCharCode(101,118,97,108)", b'"eval"'),
         (b'a = "x" _\r\n & "y"', b'a = "xy"'),
         (b"$f = 'cr'.'eat'.'e_fun'.'ction';", b"$f = 'create_function';"),
         # a literal that is itself an operator stays: it opens after a delimiter
@@ -30,8 +30,10 @@ from agent.content.decode import normalize, resolve_aliases, views
         (b'sb.Append("Sy").Append("st").Append("em")', b'sb.Append("System")'),
         (b'var k = ["ev", "al"].join("");', b'var k = "eval";'),
         (b"ChrW(2+67) & Chr(&H78) & ChrW(110-9)", b'"Exe"'),
-        (b'@Request.@Form[@"q"] mail@contoso.com <%@ Page',
-         b'@Request.Form["q"] mail@contoso.com <%@ Page'),
+        (
+            b'@Request.@Form[@"q"] mail@contoso.com <%@ Page',
+            b'@Request.Form["q"] mail@contoso.com <%@ Page',
+        ),
     ],
 )
 def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:
@@ -42,24 +44,37 @@ def test_normalize_undoes_token_splitting(text: bytes, want: bytes) -> None:
     ("text", "want"),
     [
         # C#: typed, var, from the context, from HttpContext.Current
-        (b"HttpRequest r = ctx.Request;\nvar s = r.Headers[\"X\"];",
-         b"HttpRequest r = ctx.Request;\nvar s = Request.Headers[\"X\"];"),
-        (b"var q = HttpContext.Current.Request;\nq[\"a\"] + q.Form[\"b\"]",
-         b"var q = HttpContext.Current.Request;\nRequest[\"a\"] + Request.Form[\"b\"]"),
+        (
+            b'HttpRequest r = ctx.Request;\nvar s = r.Headers["X"];',
+            b'HttpRequest r = ctx.Request;\nvar s = Request.Headers["X"];',
+        ),
+        (
+            b'var q = HttpContext.Current.Request;\nq["a"] + q.Form["b"]',
+            b'var q = HttpContext.Current.Request;\nRequest["a"] + Request.Form["b"]',
+        ),
         # VB: As Type, and the call syntax r("x")
-        (b"Dim r As HttpRequest = Request\r\ncmd = r(\"c\")\r\n",
-         b"Dim r As HttpRequest = Request\r\ncmd = Request(\"c\")\r\n"),
+        (
+            b'Dim r As HttpRequest = Request\r\ncmd = r("c")\r\n',
+            b'Dim r As HttpRequest = Request\r\ncmd = Request("c")\r\n',
+        ),
         # a collection of the request
-        (b"NameValueCollection f = HttpContext.Current.Request.Form;\nvar p = f[\"oldPwd\"];",
-         b"NameValueCollection f = HttpContext.Current.Request.Form;\n"
-         b"var p = Request.Form[\"oldPwd\"];"),
+        (
+            b'NameValueCollection f = HttpContext.Current.Request.Form;\nvar p = f["oldPwd"];',
+            b"NameValueCollection f = HttpContext.Current.Request.Form;\n"
+            b'var p = Request.Form["oldPwd"];',
+        ),
         # C# type aliases
-        (b"using Exe = System.Diagnostics.Process;\nvar p = Exe.Start(si); var i = new Exe(x);",
-         b"using Exe = System.Diagnostics.Process;\nvar p = System.Diagnostics.Process.Start(si);"
-         b" var i = new System.Diagnostics.Process(x);"),
+        (
+            b"using Exe = System.Diagnostics.Process;\nvar p = Exe.Start(si); var i = new Exe(x);",
+            b"using Exe = System.Diagnostics.Process;\n"
+            b"var p = System.Diagnostics.Process.Start(si);"
+            b" var i = new System.Diagnostics.Process(x);",
+        ),
         # a field assigned without a type
-        (b"req = context.Request;\nStream s = req.InputStream;",
-         b"req = context.Request;\nStream s = Request.InputStream;"),
+        (
+            b"req = context.Request;\nStream s = req.InputStream;",
+            b"req = context.Request;\nStream s = Request.InputStream;",
+        ),
     ],
 )
 def test_request_aliases_are_spelled_out(text: bytes, want: bytes) -> None:
@@ -69,7 +84,7 @@ def test_request_aliases_are_spelled_out(text: bytes, want: bytes) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        b"var r = Request.Form[\"a\"];\nr.Trim();",  # a value read from the request, not the object
+        b'var r = Request.Form["a"];\nr.Trim();',  # a value read from the request, not the object
         b"var r = MyRequest;\nr.Send();",  # another object whose name ends in Request
         b"var r = ctx.Request.Url;\nr.Host",
         b"x.r = ctx.Request;\nfoo.r.Form",  # a member named like the alias
@@ -112,17 +127,53 @@ def test_views_take_any_bytes(data: bytes) -> None:
     assert len(set(got)) == len(got) <= 3  # raw, transcoded, normalised: each only if new
 
 
-@given(st.text(alphabet="Request=;.[]()\r\n \tvarHttpDimAs\"xr_", max_size=400))
+@given(st.text(alphabet='Request=;.[]()\r\n \tvarHttpDimAs"xr_', max_size=400))
 def test_alias_resolution_takes_any_text(text: str) -> None:
     out = resolve_aliases(text.encode())
     assert isinstance(out, bytes)
 
 
 _TOKENS = [
-    '"', "'", "+", "&", ".", ",", "(", ")", "[", "]", "{", "}", ";", "@", " ", "\n", "_",
-    "new char[] {", "new byte[] {", "(char)0x41", "65", "'a'", "new string(", "string.Concat(",
-    "String.Join(\"\",", ".join(\"\")", ".Append(", "ChrW(", "&H41", "2+67", "Chr(", "using X = ",
-    "Request", "req", "=", "\\u0065", "\\x41", "/*", "*/", "String.fromCharCode(",
+    '"',
+    "'",
+    "+",
+    "&",
+    ".",
+    ",",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ";",
+    "@",
+    " ",
+    "\n",
+    "_",
+    "new char[] {",
+    "new byte[] {",
+    "(char)0x41",
+    "65",
+    "'a'",
+    "new string(",
+    "string.Concat(",
+    'String.Join("",',
+    '.join("")',
+    ".Append(",
+    "ChrW(",
+    "&H41",
+    "2+67",
+    "Chr(",
+    "using X = ",
+    "Request",
+    "req",
+    "=",
+    "\\u0065",
+    "\\x41",
+    "/*",
+    "*/",
+    "String.fromCharCode(",
 ]
 
 
@@ -137,7 +188,7 @@ def test_normalize_and_aliases_take_any_token_soup(tokens: list[str]) -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        b'<% string.Concat(' + b'"a", ' * 50_000,  # never closed
+        b"<% string.Concat(" + b'"a", ' * 50_000,  # never closed
         b"<% [" + b'"a", ' * 50_000,
         b"<% sb" + b'.Append("a")' * 50_000,
         b"<% new char[] {" + b"'a'," * 50_000 + b"}",  # longer than an array literal may be

@@ -209,19 +209,33 @@ CASES = [
         "b81717a0-289f-4864-bf3a-7009d631b9d8",
         Severity.CRITICAL,
         [
-            iis("/mapi/nspi/", "&Email=autodiscover/autodiscover.json%3F@evil.example",
-                method="POST", user="NT AUTHORITY\\SYSTEM", port=444),
-            iis("/Powershell/", "X-Rps-CAT=VgEA&Email=Autodiscover/Autodiscover.json%3f@x.example",
-                method="POST", port=444),
+            iis(
+                "/mapi/nspi/",
+                "&Email=autodiscover/autodiscover.json%3F@evil.example",
+                method="POST",
+                user="NT AUTHORITY\\SYSTEM",
+                port=444,
+            ),
+            iis(
+                "/Powershell/",
+                "X-Rps-CAT=VgEA&Email=Autodiscover/Autodiscover.json%3f@x.example",
+                method="POST",
+                port=444,
+            ),
         ],
         [
             # the same on the front end is the other ProxyShell rules' business
             iis("/mapi/nspi/", "&Email=autodiscover/autodiscover.json%3F@evil.example", port=443),
-            iis("/mapi/nspi/", "&Email=autodiscover/autodiscover.json%3F@evil.example", status=401,
-                port=444),
+            iis(
+                "/mapi/nspi/",
+                "&Email=autodiscover/autodiscover.json%3F@evil.example",
+                status=401,
+                port=444,
+            ),
             # Outlook's own autodiscover call proxied to the back end
-            iis("/autodiscover/autodiscover.json", "Email=jdoe%40contoso.com&Protocol=EWS",
-                port=444),
+            iis(
+                "/autodiscover/autodiscover.json", "Email=jdoe%40contoso.com&Protocol=EWS", port=444
+            ),
         ],
         cve="cve.2021-34473",
     ),
@@ -229,11 +243,16 @@ CASES = [
         "74c38568-4d31-4521-bab2-760d2f28847e",
         Severity.HIGH,
         [
-            iis("/ecp/default.aspx", "__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE=%2FwEyhAYAAQAAAP",
-                status=500, user="contoso\\jdoe"),
+            iis(
+                "/ecp/default.aspx",
+                "__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE=%2FwEyhAYAAQAAAP",
+                status=500,
+                user="contoso\\jdoe",
+            ),
             iis("/ECP/Default.aspx", "__viewstate=%2FwEy&__VIEWSTATEGENERATOR=B97B4E27"),
-            proxy("/ecp/default.aspx", "?__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE=%2FwEy",
-                  status=500),
+            proxy(
+                "/ecp/default.aspx", "?__VIEWSTATEGENERATOR=B97B4E27&__VIEWSTATE=%2FwEy", status=500
+            ),
         ],
         [
             iis("/ecp/default.aspx", "__VIEWSTATEGENERATOR=B97B4E27"),
@@ -567,8 +586,7 @@ CASES = [
             ),
             cmdlet(
                 "New-ExchangeCertificate",
-                '-GenerateRequest -BinaryEncoded '
-                '-RequestFile "\\\\localhost\\c$\\certs\\mail.der"',
+                '-GenerateRequest -BinaryEncoded -RequestFile "\\\\localhost\\c$\\certs\\mail.der"',
             ),
         ],
     ),
