@@ -320,6 +320,20 @@ CASES: dict[str, tuple[bytes | str, bytes]] = {
         # a mailbox size report: EWS and the request, but no items packed into an archive
         b'<%@ Page Language="C#"%><% var svc = new ExchangeService(ExchangeVersion.Exchange2013_SP1);'
         b' var f = Folder.Bind(svc, WellKnownFolderName.Inbox); Response.Write(f.TotalCount + Request.QueryString["m"]); %>'),
+    "exw.ws.shellcode_runner": (
+        "shellcode_virtualalloc_thread.aspx",
+        # native calls for a status page: uptime and memory, nothing executable
+        b'<%@ Page Language="C#"%><script runat="server">[DllImport("kernel32")] static extern ulong GetTickCount64();'
+        b' [DllImport("kernel32")] static extern bool GlobalMemoryStatusEx(ref MEMORYSTATUSEX m);'
+        b' // VirtualAlloc is not needed here</script>'),
+    "exw.ws.execute_assembly": (
+        "execute_uploaded_assembly.aspx",
+        b'<%@ Page Language="C#"%><% var d = AppDomain.CreateDomain("reports");'
+        b' d.ExecuteAssembly(Server.MapPath("~/bin/ReportRunner.exe")); %>'),
+    "exw.ws.pinvoke_process": (
+        "pinvoke_createprocess.aspx",
+        b'<%@ Page Language="C#"%><script runat="server">[DllImport("kernel32")] static extern bool GetDiskFreeSpaceEx('
+        b'string dir, out ulong free, out ulong total, out ulong totalFree);</script><%= Request.QueryString["d"] %>'),
     "exw.ws.jsp_exec": (
         "jsp_runtime_exec.jsp",
         # a fixed report tool run with a parameter parsed into a date first

@@ -138,17 +138,20 @@ rule EXW_PowerShell_Runspace_Request
         severity = "high"
         tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1059.001"
     strings:
-        $ps = /(RunspaceFactory\s*\.\s*CreateRunspace|PowerShell\s*\.\s*Create\s*\(|\.\s*AddScript\s*\()/ nocase
+        // Also reached by reflection: the class named as a string, its methods by name.
+        $ps = /(RunspaceFactory\s*\.\s*CreateRunspace|PowerShell\s*\.\s*Create\s*\(|\.\s*AddScript\s*\(|["']System\.Management\.Automation\.PowerShell["'])/ nocase
         $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|InputStream)\b|\[)/ nocase
         $script_in = /AddScript\s*\([^;]{0,160}(Request\s*(\.|\[)|\.Text\b)/ nocase
         // Any script, or a command named by a variable: a report page that runs one fixed
         // cmdlet (AddCommand("Get-MailboxDatabase")) is no shell.
-        $script = /(\.\s*AddScript\s*\(|\.\s*AddCommand\s*\(\s*[A-Za-z_]|CreatePipeline\s*\(\s*[A-Za-z_])/ nocase
+        $script = /(\.\s*AddScript\s*\(|["']AddScript["']|\.\s*AddCommand\s*\(\s*[A-Za-z_]|CreatePipeline\s*\(\s*[A-Za-z_])/ nocase
+        // A web service's caller hands the script in as a method parameter.
+        $ws = /\[\s*WebMethod\b/
         $page = /(<%[@=#:\s]|<%[A-Za-z]|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{])/ nocase
     condition:
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
-            filesize < 4MB and $page and $ps and $script and ($req or $script_in)
+            filesize < 4MB and $page and $ps and $script and ($req or $script_in or $ws)
         )
 }
 
@@ -315,5 +318,25 @@ rule EXW_Process_Type_By_Name
         // Never a PE image: compiled assemblies carry these names as metadata.
         uint16(0) != 0x5a4d and (
             filesize < 4MB and $page and $name and $load and $req
+        )
+}
+
+rule EXW_PInvoke_Process_Start
+{
+    meta:
+        id = "exw.ws.pinvoke_process"
+        title = "Page declares the Win32 process-starting calls itself and reads request data"
+        severity = "high"
+        tags = "attack.persistence, attack.t1505.003, attack.execution, attack.t1106"
+    strings:
+        // extern CreateProcess / CreateProcessAsUser / WinExec / ShellExecute: Process.Start
+        // without the class every rule and EDR watches.
+        $extern = /extern\s+[\w.]+\s+(CreateProcess(A|W|AsUser[AW]?|WithLogonW|WithTokenW)?|WinExec|ShellExecute(Ex)?[AW]?)\s*\(/
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|ServerVariables)\b|\[|\(\s*["'])/ nocase
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{]|@\s*\{)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $extern and $req
         )
 }

@@ -130,3 +130,42 @@ rule EXW_Assembly_Reflect_Request
             filesize < 4MB and $page and $load and $invoke_req
         )
 }
+
+rule EXW_Native_Shellcode_Runner
+{
+    meta:
+        id = "exw.ws.shellcode_runner"
+        title = "Page declares the Windows memory and thread calls that run shellcode or inject into a process"
+        severity = "critical"
+        tags = "attack.execution, attack.t1055, attack.defense_evasion, attack.t1620, attack.persistence, attack.t1505.003"
+    strings:
+        $native = /(DllImport|GetDelegateForFunctionPointer|GetProcAddress)/
+        // Memory made executable, written into a process, and run: no web page needs two.
+        // (kernel32's names and ntdll's beneath them)
+        $m1 = /\b(VirtualAlloc(Ex)?|NtAllocateVirtualMemory)\b/
+        $m2 = /\b(VirtualProtect(Ex)?|NtProtectVirtualMemory)\b/
+        $m3 = /\b(CreateThread|CreateRemoteThread(Ex)?|NtCreateThreadEx|RtlCreateUserThread)\b/
+        $m4 = /\b(WriteProcessMemory|NtWriteVirtualMemory)\b/
+        $m5 = /\bQueueUserAPC\b/
+        $m6 = /\bGetDelegateForFunctionPointer\b/
+        $page = /(<%@|runat\s*=\s*["']?server|IHttp(Handler|Module)\b|\[\s*WebMethod\b|System\.Web\.UI\.Page\b|Inherits\s+Page\b|:\s*Page\s*[\r\n{]|@\s*\{)/ nocase
+    condition:
+        // Never a PE image: compiled assemblies carry these names as metadata.
+        uint16(0) != 0x5a4d and (
+            filesize < 4MB and $page and $native and 2 of ($m*)
+        )
+}
+
+rule EXW_Execute_Assembly_Request
+{
+    meta:
+        id = "exw.ws.execute_assembly"
+        title = "Page runs a whole program in the worker process (AppDomain.ExecuteAssembly) with request input"
+        severity = "high"
+        tags = "attack.execution, attack.t1620, attack.persistence, attack.t1505.003"
+    strings:
+        $exec = /\.\s*ExecuteAssembly(ByName)?\s*\(/
+        $req = /Request\s*(\.\s*(Unvalidated|Form|QueryString|Item|Params|Headers|Cookies|Files|InputStream|BinaryRead)\b|\[|\(\s*["'])/ nocase
+    condition:
+        uint16(0) != 0x5a4d and filesize < 4MB and $exec and $req
+}
