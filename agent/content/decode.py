@@ -74,8 +74,9 @@ _HEX_ESCAPE = re.compile(rb"\\x([2-7][0-9a-fA-F])")
 _CHR = re.compile(
     rb"\bchr[wb]?\s*\(\s*(&h[0-9a-f]{1,2}|\d{1,3}(?:\s*[+\-]\s*\d{1,3})?)\s*\)", re.IGNORECASE
 )
-_FROM_CHAR_CODE = re.compile(rb"String\s*\.\s*fromCharCode\s*\(\s*([\d\s,]{1,2000})\)",
-                             re.IGNORECASE)
+_FROM_CHAR_CODE = re.compile(
+    rb"String\s*\.\s*fromCharCode\s*\(\s*([\d\s,]{1,2000})\)", re.IGNORECASE
+)
 
 
 def _printable(code: int) -> bytes | None:
@@ -117,25 +118,31 @@ def _from_char_code(match: re.Match[bytes]) -> bytes:
 
 # C# character and byte arrays of literals: new char[] { 'c', 'm', 'd' },
 # new byte[] { 99, 109, 100 }, (char)0x63 ... (a trailing comma is legal C#).
-_ARRAY_LITERAL = re.compile(rb"new\s+(?:char|byte)\s*\[\s*\d*\s*\]\s*\{([^{}]{1,4000})\}",
-                            re.IGNORECASE)
+_ARRAY_LITERAL = re.compile(
+    rb"new\s+(?:char|byte)\s*\[\s*\d*\s*\]\s*\{([^{}]{1,4000})\}", re.IGNORECASE
+)
 _ARRAY_ELEMENT = re.compile(
     rb"\s*(?:\(\s*(?:char|byte)\s*\)\s*)?(?:'([^'\\])'|0x([0-9a-f]{1,2})|(\d{1,3}))\s*",
     re.IGNORECASE,
 )
 _NEW_STRING = re.compile(rb"new\s+(?:System\.)?string\s*\(\s*(\"[^\"\n]*\")\s*\)", re.IGNORECASE)
 _LITERAL = rb"(?:\"[^\"\n]*\"|'[^'\n]*')"
+_LITERAL_LIST = rb"(" + _LITERAL + rb"(?:\s*,\s*" + _LITERAL + rb")+)"  # "a", "b", ...
 # string.Concat("a", "b"), string.Join("", "a", "b"), JScript ["a", "b"].join(""),
 # sb.Append("a").Append("b"): pieces of one literal, joined at run time.
 _JOINED_LITERALS = re.compile(
-    rb"\bstring\s*\.\s*(?:Concat\s*\(|Join\s*\(\s*(?:\"\"|'')\s*,)\s*(" + _LITERAL
-    + rb"(?:\s*,\s*" + _LITERAL + rb")+)\s*\)"
-    rb"|\[\s*(" + _LITERAL + rb"(?:\s*,\s*" + _LITERAL + rb")+)\s*\]"
-    rb"\s*\.\s*join\s*\(\s*(?:\"\"|'')\s*\)",
+    rb"\bstring\s*\.\s*(?:Concat\s*\(|Join\s*\(\s*(?:\"\"|'')\s*,)\s*"
+    + _LITERAL_LIST
+    + rb"\s*\)|\[\s*"
+    + _LITERAL_LIST
+    + rb"\s*\]\s*\.\s*join\s*\(\s*(?:\"\"|'')\s*\)",
     re.IGNORECASE,
 )
 _APPEND_CHAIN = re.compile(
-    rb"\.\s*Append\s*\(\s*(" + _LITERAL + rb"\s*\)(?:\s*\.\s*Append\s*\(\s*" + _LITERAL
+    rb"\.\s*Append\s*\(\s*("
+    + _LITERAL
+    + rb"\s*\)(?:\s*\.\s*Append\s*\(\s*"
+    + _LITERAL
     + rb"\s*\))+)"
 )
 _LITERAL_PIECE = re.compile(_LITERAL)
@@ -217,7 +224,6 @@ _REQUEST_ALIAS = re.compile(
     rb"(?:[A-Za-z_][\w.]{0,60}\.)?\Z",
     re.IGNORECASE,
 )
-_REQUEST_HINTS = (b"Request;", b"Request\n", b"Request\r\n", b"Request ;", b"Form;", b"Params;")
 # A C# type alias: `using Exe = System.Diagnostics.Process;`.
 _USING_ALIAS = re.compile(
     rb"using[ \t]+([A-Za-z_]\w{0,30})[ \t]*=[ \t]*([A-Za-z_][\w.]{0,120})[ \t]*;"
@@ -239,7 +245,7 @@ def resolve_aliases(text: bytes) -> bytes:
     collections (``f = Request.Form;`` makes ``f["pwd"]`` read ``Request.Form["pwd"]``), and C# type
     aliases (``Exe.Start(`` -> ``System.Diagnostics.Process.Start(``)."""
     aliases: dict[bytes, bytes] = {}
-    if any(hint in text for hint in _REQUEST_HINTS):
+    if b"Request" in text:
         # Found from each "Request;" back to its line's start: a search for the name first
         # would try every word of the file.
         for end in _REQUEST_END.finditer(text):
